@@ -1,0 +1,1 @@
+"""diffjax: diffusion models and flow matching in JAX."""
