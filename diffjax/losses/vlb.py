@@ -1,0 +1,194 @@
+"""The discrete DDPM variational bound (Ho et al. 2020, eq. 5) and Nichol & Dhariwal's hybrid loss.
+
+-log p(x0) <= L_T + sum_{i=2}^T L_{i-1} + L_0, with
+  L_T     = KL(q(x_T | x0) || N(0, I)),
+  L_{i-1} = KL(q(x_{i-1} | x_i, x0) || p(x_{i-1} | x_i)),
+  L_0     = -log p(x0 | x_1), a discretised Gaussian decoder over 256 bins of [-1, 1].
+Timesteps are integers i in 1..T (t = i/T). Everything is in nats per example (summed over
+dimensions); `bits_per_dim` converts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from diffjax._checks import check_choice
+from diffjax.parameterisations import broadcast_to_data
+from diffjax.schedules import DiscreteDDPM, discrete_log_alpha_bar
+
+Array = jax.Array
+
+VARIANCES = ("fixed_small", "fixed_large", "learned_range")
+
+
+class DDPMPosterior(NamedTuple):
+    """q(x_{i-1} | x_i, x0) = N(coef_x0 x0 + coef_xt x_i, var); fields of the shape of i."""
+
+    coef_x0: Array  # sqrt(abar_{i-1}) beta_i / (1 - abar_i)
+    coef_xt: Array  # sqrt(1 - beta_i) (1 - abar_{i-1}) / (1 - abar_i)
+    log_var: Array  # log beta~_i, with beta~_1 (= 0) replaced by beta~_2 as in Ho's code
+    log_beta: Array  # log beta_i, with beta_1 replaced by beta~_2 ('fixed_large')
+
+
+def ddpm_posterior(schedule: DiscreteDDPM, i: Array, dtype=None) -> DDPMPosterior:
+    """Posterior coefficients at integer timesteps i in 1..T."""
+    dtype = dtype or jnp.result_type(float)
+    grid = discrete_log_alpha_bar(
+        schedule.beta_schedule,
+        schedule.num_timesteps,
+        schedule.beta_start,
+        schedule.beta_end,
+        schedule.cosine_s,
+    )
+    lab = jnp.asarray(grid, dtype)
+    abar = jnp.exp(lab)
+    beta = -jnp.expm1(lab[1:] - lab[:-1])  # beta_i for i = 1..T at index i - 1
+    post_var = beta * (1.0 - abar[:-1]) / (1.0 - abar[1:])
+    log_post = jnp.log(jnp.concatenate([post_var[1:2], post_var[1:]]))
+    log_beta = jnp.log(jnp.concatenate([post_var[1:2], beta[1:]]))
+    j = jnp.asarray(i) - 1
+    coef_x0 = jnp.sqrt(abar[:-1]) * beta / (1.0 - abar[1:])
+    coef_xt = jnp.sqrt(1.0 - beta) * (1.0 - abar[:-1]) / (1.0 - abar[1:])
+    return DDPMPosterior(coef_x0[j], coef_xt[j], log_post[j], log_beta[j])
+
+
+def model_log_variance(post: DDPMPosterior, variance: str, v: Array | None = None) -> Array:
+    """log variance of p(x_{i-1} | x_i).
+
+    fixed_small: beta~_i; fixed_large: beta_i; learned_range: v log beta_i + (1 - v) log beta~_i
+    with v = (model output + 1)/2 (Nichol & Dhariwal 2021, eq. 15).
+    """
+    check_choice("variance", variance, VARIANCES)
+    if variance == "fixed_small":
+        return post.log_var
+    if variance == "fixed_large":
+        return post.log_beta
+    if v is None:
+        raise ValueError("variance='learned_range' needs the model's interpolation output v.")
+    frac = (v + 1.0) / 2.0
+    return frac * broadcast_to_data(post.log_beta, v) + (1.0 - frac) * broadcast_to_data(
+        post.log_var, v
+    )
+
+
+def gaussian_kl(mean1: Array, logvar1: Array, mean2: Array, logvar2: Array) -> Array:
+    """Elementwise KL(N(mean1, e^logvar1) || N(mean2, e^logvar2))."""
+    return 0.5 * (
+        logvar2 - logvar1 + jnp.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * jnp.exp(-logvar2)
+        - 1.0
+    )
+
+
+def discretized_gaussian_log_likelihood(x: Array, mean: Array, log_scale: Array) -> Array:
+    """Elementwise log P(bin of x) for 8-bit data scaled to [-1, 1] under N(mean, e^(2 log_scale)).
+
+    Bins have width 2/255; the outermost bins extend to -inf and +inf (Ho et al. 2020, eq. 13).
+    """
+    inv = jnp.exp(-log_scale)
+    upper = (x - mean + 1.0 / 255.0) * inv
+    lower = (x - mean - 1.0 / 255.0) * inv
+    log_cdf_upper = jax.scipy.special.log_ndtr(upper)
+    log_sf_lower = jax.scipy.special.log_ndtr(-lower)
+    # log(Phi(upper) - Phi(lower)) computed on the side of the mean where it is accurate
+    mid_right = log_cdf_upper + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(lower) - log_cdf_upper))
+    mid_left = log_sf_lower + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(-upper) - log_sf_lower))
+    middle = jnp.where(lower > 0, mid_left, mid_right)
+    return jnp.where(x < -0.999, log_cdf_upper, jnp.where(x > 0.999, log_sf_lower, middle))
+
+
+def _sum_dims(a: Array) -> Array:
+    return jnp.sum(a, axis=tuple(range(1, a.ndim)))
+
+
+def prior_kl(schedule: DiscreteDDPM, x0: Array) -> Array:
+    """L_T = KL(q(x_T | x0) || N(0, I)) per example, nats."""
+    rec = schedule(jnp.ones((), x0.dtype))
+    mean = rec.alpha * x0
+    logvar = jnp.broadcast_to(2.0 * jnp.log(rec.sigma), x0.shape)
+    return _sum_dims(gaussian_kl(mean, logvar, jnp.zeros_like(x0), jnp.zeros_like(x0)))
+
+
+def vlb_term(
+    schedule: DiscreteDDPM,
+    x0: Array,
+    x_i: Array,
+    i: Array,
+    x0_hat: Array,
+    variance: str = "fixed_small",
+    v: Array | None = None,
+) -> Array:
+    """L_{i-1} per example in nats: the Gaussian KL for i >= 2, the decoder NLL L_0 for i = 1.
+
+    Args: x0, x_i, x0_hat of shape (batch, ...); i integer timesteps of shape (batch,);
+    v the learned-range output (batch, ...) when variance='learned_range'.
+    """
+    post = ddpm_posterior(schedule, i, x0.dtype)
+    cx0, cxt = broadcast_to_data(post.coef_x0, x0), broadcast_to_data(post.coef_xt, x0)
+    true_mean, model_mean = cx0 * x0 + cxt * x_i, cx0 * x0_hat + cxt * x_i
+    true_logvar = jnp.broadcast_to(broadcast_to_data(post.log_var, x0), x0.shape)
+    model_logvar = jnp.broadcast_to(
+        broadcast_to_data(model_log_variance(post, variance, v), x0), x0.shape
+    )
+    kl = _sum_dims(gaussian_kl(true_mean, true_logvar, model_mean, model_logvar))
+    nll = -_sum_dims(discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_logvar))
+    return jnp.where(jnp.asarray(i) == 1, nll, kl)
+
+
+def ddpm_vlb(
+    model_fn: Callable[[Array, Array], tuple[Array, Array | None]],
+    schedule: DiscreteDDPM,
+    x0: Array,
+    key: Array,
+    variance: str = "fixed_small",
+) -> tuple[Array, Array]:
+    """The full bound L_T + sum_i L_{i-1} per example (nats), one lax.scan over all T timesteps.
+
+    model_fn(x_i, t) -> (x0_hat, v or None), t = i/T of shape (batch,). Each term uses fresh
+    noise x_i ~ q(x_i | x0). Returns (total of shape (batch,), terms of shape (T, batch) for
+    i = 1..T).
+    """
+    check_choice("variance", variance, VARIANCES)
+    batch = x0.shape[0]
+
+    def term(_, inputs):
+        i, k = inputs
+        t = jnp.full((batch,), i, x0.dtype) / schedule.num_timesteps
+        rec = schedule(t)
+        eps = jax.random.normal(k, x0.shape, x0.dtype)
+        x_i = broadcast_to_data(rec.alpha, x0) * x0 + broadcast_to_data(rec.sigma, x0) * eps
+        x0_hat, v = model_fn(x_i, t)
+        return None, vlb_term(schedule, x0, x_i, jnp.full((batch,), i), x0_hat, variance, v)
+
+    steps = jnp.arange(1, schedule.num_timesteps + 1)
+    _, terms = jax.lax.scan(term, None, (steps, jax.random.split(key, steps.shape[0])))
+    return prior_kl(schedule, x0) + jnp.sum(terms, axis=0), terms
+
+
+def bits_per_dim(nats: Array, x0: Array) -> Array:
+    """nats per example -> bits per dimension."""
+    return nats / (math.prod(x0.shape[1:]) * math.log(2.0))
+
+
+def hybrid_loss(
+    simple_loss: Array,
+    schedule: DiscreteDDPM,
+    x0: Array,
+    x_i: Array,
+    i: Array,
+    x0_hat: Array,
+    v: Array,
+    vlb_weight: float = 1e-3,
+) -> Array:
+    """Nichol & Dhariwal (2021) L_hybrid = L_simple + lambda L_vlb, the mean stopped in L_vlb.
+
+    L_vlb here trains only the variance; its scale is T L_{i-1} per dimension (their code's
+    convention: a uniformly sampled term times T, in bits per dimension). Returns (batch,).
+    """
+    term = vlb_term(schedule, x0, x_i, i, jax.lax.stop_gradient(x0_hat), "learned_range", v)
+    dims = math.prod(x0.shape[1:])
+    return simple_loss + vlb_weight * schedule.num_timesteps * term / (dims * math.log(2.0))
