@@ -172,14 +172,13 @@ class Cosine(Schedule):
     t_min: float = 1e-5
     t_max: float = 0.9946
 
-    def _theta(self, t):
-        return (t + self.s) / (1.0 + self.s) * (math.pi / 2)
-
     def alpha_sigma(self, t):
-        theta, theta0 = self._theta(t), self._theta(0.0)
-        c0 = math.cos(theta0)
-        sigma2 = jnp.sin(theta - theta0) * jnp.sin(theta + theta0) / c0**2
-        return jnp.cos(theta) / c0, jnp.sqrt(jnp.maximum(sigma2, 0.0))
+        # cos(theta_t) = sin((1 - t)/(1 + s) pi/2) is exactly 0 at t = 1, and
+        # theta_t - theta_0 = t/(1 + s) pi/2 is exactly 0 at t = 0, in any precision
+        k = (math.pi / 2) / (1.0 + self.s)
+        c0 = math.cos(self.s * k)
+        sigma2 = jnp.sin(t * k) * jnp.sin((t + 2.0 * self.s) * k) / c0**2
+        return jnp.sin((1.0 - t) * k) / c0, jnp.sqrt(sigma2)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

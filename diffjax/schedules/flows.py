@@ -59,7 +59,8 @@ class Trigonometric(Schedule):
     t_max: float = 1.0 - _EDGE
 
     def alpha_sigma(self, t):
-        return jnp.cos(0.5 * math.pi * t), jnp.sin(0.5 * math.pi * t)
+        # sin((1 - t) pi/2) rather than cos(t pi/2): exactly 0 at t = 1 in any precision
+        return jnp.sin(0.5 * math.pi * (1.0 - t)), jnp.sin(0.5 * math.pi * t)
 
     def t_from_logsnr(self, logsnr):
         """lambda = -2 log tan(pi t/2)  =>  t = (2/pi) arctan(exp(-lambda/2))."""

@@ -15,8 +15,9 @@ from diffjax.schedules.base import Schedule
 class ZeroTerminalSNR(Schedule):
     """Rescales a variance-preserving schedule so that alpha(1) = 0 (Lin et al. 2024, Alg. 1).
 
-    alpha'(t) = (alpha(t) - alpha(1)) alpha(0)/(alpha(0) - alpha(1)), sigma' = sqrt(1 - alpha'^2).
-    For a discrete schedule this equals the paper's rescaling of sqrt(abar) at every timestep.
+    alpha'(t) = (alpha(t) - alpha(1)) alpha(t_min)/(alpha(t_min) - alpha(1)), at most 1, and
+    sigma' = sqrt(1 - alpha'^2). For a discrete schedule (t_min = 1/T) this is exactly the
+    paper's rescaling of sqrt(abar) at every timestep 1..T (the first timestep is kept).
     eps- and score-prediction are undefined where alpha' = 0: t_max = 1 - 1e-4 (use v-prediction,
     as the paper advises).
     """
@@ -37,10 +38,13 @@ class ZeroTerminalSNR(Schedule):
         super().__post_init__()
 
     def alpha_sigma(self, t):
-        a0 = self.base.alpha_sigma(jnp.zeros((), t.dtype))[0]
+        a0 = self.base.alpha_sigma(jnp.full((), self.base.t_min, t.dtype))[0]
         a1 = self.base.alpha_sigma(jnp.ones((), t.dtype))[0]
-        alpha = (self.base.alpha_sigma(t)[0] - a1) * (a0 / (a0 - a1))
-        return alpha, jnp.sqrt((1.0 - alpha) * (1.0 + alpha))
+        alpha = jnp.minimum((self.base.alpha_sigma(t)[0] - a1) * (a0 / (a0 - a1)), 1.0)
+        var = (1.0 - alpha) * (1.0 + alpha)
+        # alpha is held at 1 on [0, t_min): a sqrt that stays differentiable (zero slope) there
+        positive = var > 0
+        return alpha, jnp.where(positive, jnp.sqrt(jnp.where(positive, var, 1.0)), 0.0)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,27 @@
+"""Tables of 'everything under test', shared by the contract suites."""
+
+from diffjax import schedules as S
+
+ALL_SCHEDULES = {
+    "ddpm_linear": S.DiscreteDDPM(),
+    "ddpm_scaled_linear": S.DiscreteDDPM(
+        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
+    ),
+    "ddpm_cosine": S.DiscreteDDPM(beta_schedule="cosine"),
+    "vp": S.VPLinear(),
+    "subvp": S.SubVP(),
+    "ve": S.VE(),
+    "cosine": S.Cosine(),
+    "edm": S.EDM(),
+    "rectified_flow": S.RectifiedFlow(),
+    "lipman": S.LipmanFM(),
+    "trigonometric": S.Trigonometric(),
+    "interpolated": S.InterpolatedLogSNR(times=(0.0, 0.5, 1.0), logsnrs=(10.0, 0.0, -10.0)),
+    "ztsnr_ddpm": S.ZeroTerminalSNR(base=S.DiscreteDDPM(beta_start=0.00085, beta_end=0.012)),
+    "shifted_rf": S.Shifted(base=S.RectifiedFlow(), shift=3.0),
+}
+
+VP_SCHEDULES = [
+    "ddpm_linear", "ddpm_scaled_linear", "ddpm_cosine", "vp", "cosine", "trigonometric",
+    "interpolated", "ztsnr_ddpm",
+]
