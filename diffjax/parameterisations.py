@@ -33,8 +33,9 @@ def broadcast_to_data(value: Array, x: Array) -> Array:
     return value.reshape(value.shape + (1,) * (x.ndim - value.ndim))
 
 
-def _fields(rec: ScheduleRecord, x: Array) -> ScheduleRecord:
-    return ScheduleRecord(*(broadcast_to_data(f, x) for f in rec))
+def _fields(rec, x: Array):
+    """Every field of a record (ScheduleRecord, EDMCoefficients) broadcast against x."""
+    return type(rec)(*(broadcast_to_data(f, x) for f in rec))
 
 
 class EDMCoefficients(NamedTuple):
