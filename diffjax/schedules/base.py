@@ -105,7 +105,7 @@ class Schedule:
 
 
 def _check_decreasing_logsnr(schedule: Schedule, num: int = 257) -> None:
-    """Raises unless lambda(t) strictly decreases and alpha, sigma >= 0 on [t_min, t_max]."""
+    """Raises unless lambda(t) strictly decreases (+-inf allowed at the ends) and alpha, sigma >= 0."""
     t = np.linspace(schedule.t_min, schedule.t_max, num)
     with jax.ensure_compile_time_eval():
         alpha, sigma = schedule.alpha_sigma(jnp.asarray(t, jnp.float32))
@@ -113,8 +113,8 @@ def _check_decreasing_logsnr(schedule: Schedule, num: int = 257) -> None:
     name = type(schedule).__name__
     if np.any(np.asarray(alpha) < 0) or np.any(np.asarray(sigma) < 0):
         raise ValueError(f"{name}: alpha(t) and sigma(t) must be >= 0 on [t_min, t_max].")
-    if not np.all(np.isfinite(lam)) or np.any(np.diff(lam) >= 0):
+    if np.any(np.isnan(lam)) or not np.all(np.diff(lam) < 0):
         raise ValueError(
-            f"{name}: log-SNR must be finite and strictly decreasing on [t_min, t_max] "
+            f"{name}: log-SNR must be strictly decreasing on [t_min, t_max] "
             "(t = 0 data, t = 1 noise); this schedule is not. Reverse t if it runs the other way."
         )
