@@ -1,0 +1,122 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+from diffjax import analytic
+from diffjax import schedules as S
+from diffjax.losses import (
+    bits_per_dim,
+    ddpm_posterior,
+    ddpm_vlb,
+    discretized_gaussian_log_likelihood,
+    prior_kl,
+    vlb_term,
+)
+
+MU, STD, DIM = 0.3, 0.5, 3
+
+
+def gaussian_data(key, n):
+    return MU + STD * jax.random.normal(key, (n, DIM), jnp.float64)
+
+
+def exact_x0_hat(schedule):
+    gmm = analytic.gaussian_mixture([1.0], [[MU] * DIM], [STD**2])
+    return lambda x, t: analytic.posterior_mean(gmm, x, schedule(t))
+
+
+def closed_form_kl(schedule, i):
+    """E KL(q(x_{i-1}|x_i, x0) || p(x_{i-1}|x_i)) for Gaussian data, exact E[x0|x_i], fixed_small."""
+    T = schedule.num_timesteps
+    abar = lambda j: np.exp(np.asarray(schedule.log_alpha_bar(jnp.asarray(j / T))))
+    a_i = abar(i)
+    coef_x0 = np.sqrt(abar(i - 1)) * (1 - a_i / abar(i - 1)) / (1 - a_i)
+    post_var = (1 - abar(i - 1)) / (1 - a_i) * (1 - a_i / abar(i - 1))
+    # E||x0 - E[x0|x_i]||^2 per dimension = Var(x0 | x_i) for Gaussian data
+    resid = STD**2 * (1 - a_i) / (a_i * STD**2 + (1 - a_i))
+    return DIM * coef_x0**2 * resid / (2 * post_var)
+
+
+def test_posterior_matches_ddpm_formulas():
+    s = S.DiscreteDDPM()
+    betas = np.linspace(1e-4, 0.02, 1000)
+    abar = np.cumprod(1 - betas)
+    i = np.array([2, 10, 500, 1000])
+    post = ddpm_posterior(s, jnp.asarray(i))
+    np.testing.assert_allclose(post.coef_x0, np.sqrt(abar[i - 2]) * betas[i - 1] / (1 - abar[i - 1]))
+    np.testing.assert_allclose(
+        post.coef_xt, np.sqrt(1 - betas[i - 1]) * (1 - abar[i - 2]) / (1 - abar[i - 1])
+    )
+    np.testing.assert_allclose(
+        np.exp(post.log_var), (1 - abar[i - 2]) / (1 - abar[i - 1]) * betas[i - 1], rtol=1e-10
+    )
+    np.testing.assert_allclose(np.exp(post.log_beta), betas[i - 1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("i", [2, 5, 50, 400, 1000])
+def test_kl_terms_match_the_closed_form_for_gaussian_data(i):
+    s = S.DiscreteDDPM()
+    n = 40000
+    k1, k2 = jax.random.split(jax.random.PRNGKey(i))
+    x0 = gaussian_data(k1, n)
+    t = jnp.full((n,), i / 1000.0)
+    rec = s(t)
+    x_i = rec.alpha[:, None] * x0 + rec.sigma[:, None] * jax.random.normal(k2, x0.shape, jnp.float64)
+    terms = np.asarray(vlb_term(s, x0, x_i, jnp.full((n,), i), exact_x0_hat(s)(x_i, t)))
+    expected = closed_form_kl(s, i)
+    assert abs(terms.mean() - expected) < 4 * terms.std() / np.sqrt(n) + 1e-12, (terms.mean(), expected)
+
+
+def test_prior_kl_closed_form():
+    s = S.DiscreteDDPM()
+    x0 = gaussian_data(jax.random.PRNGKey(0), 5)
+    a2 = float(np.exp(s.log_alpha_bar(jnp.asarray(1.0))))
+    per_dim = 0.5 * (a2 * x0**2 + (1 - a2) - 1 - np.log(1 - a2))
+    np.testing.assert_allclose(prior_kl(s, x0), per_dim.sum(1), rtol=1e-10)
+
+
+def test_discretized_gaussian_matches_scipy_and_normalises():
+    bins = (np.arange(256) / 255.0) * 2 - 1
+    mean, log_scale = 0.13, np.log(0.2)
+    ll = np.asarray(
+        discretized_gaussian_log_likelihood(jnp.asarray(bins), jnp.asarray(mean), jnp.asarray(log_scale))
+    )
+    norm = scipy.stats.norm(mean, 0.2)
+    edges = np.concatenate([[-np.inf], (bins[:-1] + bins[1:]) / 2, [np.inf]])
+    ref = np.log(norm.cdf(edges[1:]) - norm.cdf(edges[:-1]))
+    finite = np.isfinite(ref) & (ref > -600)
+    np.testing.assert_allclose(ll[finite], ref[finite], rtol=1e-8)
+    np.testing.assert_allclose(np.exp(ll).sum(), 1.0, rtol=1e-10)
+    # far in the tail the two-sided form stays accurate
+    far = discretized_gaussian_log_likelihood(jnp.asarray(0.9), jnp.asarray(-0.9), jnp.asarray(np.log(0.05)))
+    ref_far = np.log(scipy.stats.norm(-0.9, 0.05).sf(0.9 - 1 / 255) - scipy.stats.norm(-0.9, 0.05).sf(0.9 + 1 / 255))
+    np.testing.assert_allclose(far, ref_far, rtol=1e-6)
+
+
+def test_learned_range_interpolates_the_fixed_variances():
+    s = S.DiscreteDDPM()
+    key = jax.random.PRNGKey(1)
+    x0 = gaussian_data(key, 8)
+    x_i = x0 * 0.9 + 0.1
+    i = jnp.full((8,), 300)
+    x0_hat = x0 * 0.8
+    small = vlb_term(s, x0, x_i, i, x0_hat, "fixed_small")
+    large = vlb_term(s, x0, x_i, i, x0_hat, "fixed_large")
+    np.testing.assert_allclose(vlb_term(s, x0, x_i, i, x0_hat, "learned_range", -jnp.ones_like(x0)), small)
+    np.testing.assert_allclose(vlb_term(s, x0, x_i, i, x0_hat, "learned_range", jnp.ones_like(x0)), large)
+
+
+def test_full_bound_matches_closed_form_for_gaussian_data():
+    s = S.DiscreteDDPM(num_timesteps=50, beta_end=0.2)
+    n = 4000
+    x0 = gaussian_data(jax.random.PRNGKey(7), n)
+    model = lambda x, t: (exact_x0_hat(s)(x, t), None)
+    total, terms = ddpm_vlb(model, s, x0, jax.random.PRNGKey(8))
+    assert terms.shape == (50, n)
+    kl_part = np.asarray(total - terms[0] - prior_kl(s, x0))
+    expected = sum(closed_form_kl(s, i) for i in range(2, 51))
+    assert abs(kl_part.mean() - expected) < 4 * kl_part.std() / np.sqrt(n)
+    bpd = bits_per_dim(total, x0)
+    np.testing.assert_allclose(bpd, total / (DIM * np.log(2)))
