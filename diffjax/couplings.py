@@ -76,11 +76,12 @@ def sinkhorn_plan(
     from ott.solvers.linear import sinkhorn
 
     check_positive("epsilon", epsilon)
-    geom = pointcloud.PointCloud(
-        x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1), epsilon=epsilon
-    )
     solver = sinkhorn.Sinkhorn(threshold=threshold, max_iterations=max_iterations)
-    return solver(linear_problem.LinearProblem(geom)).matrix
+    with jax.numpy_dtype_promotion("standard"):  # ott-jax mixes int and float internally
+        geom = pointcloud.PointCloud(
+            x.reshape(x.shape[0], -1), y.reshape(y.shape[0], -1), epsilon=epsilon
+        )
+        return solver(linear_problem.LinearProblem(geom)).matrix
 
 
 def sample_plan(key: Array, plan: Array, num: int) -> tuple[Array, Array]:

@@ -1,0 +1,135 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from diffjax import analytic, couplings
+from diffjax import schedules as S
+from diffjax.losses import bridge_noise, conditional_flow, flow_matching_setup, make_flow_matching_loss
+from diffjax.losses.flow_matching import _paired_batch
+
+GMM = analytic.gaussian_mixture([0.5, 0.5], [[2.0, 1.0], [-1.0, -2.0]], [0.3, 0.5])
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _NoisyRF(S.Schedule):
+    """Marginal of I-CFM with a Gaussian source: alpha = 1 - t, sigma = sqrt(t^2 + s^2)."""
+
+    s: float = 0.1
+    t_min: float = 1e-5
+    t_max: float = 1 - 1e-5
+
+    def alpha_sigma(self, t):
+        return 1 - t, jnp.sqrt(t**2 + self.s**2)
+
+
+def exact_marginal_velocity(method, sigma):
+    """The minimiser E[u_t | x_t] for Gaussian-mixture data and a N(0, I) source."""
+    if method == "fm":
+        sched = S.LipmanFM(sigma_min=sigma)
+
+        def velocity(x, t):
+            rec = sched(t)
+            x0, eps = analytic.x0_eps(GMM, x, rec)
+            return rec.d_alpha[:, None] * x0 + rec.d_sigma[:, None] * eps
+
+    else:  # icfm: u = -x_data + x_source, E[x_source | x] = (t / sigma_eff) E[e | x]
+        sched = _NoisyRF(s=sigma)
+
+        def velocity(x, t):
+            rec = sched(t)
+            x0, e = analytic.x0_eps(GMM, x, rec)
+            return -x0 + (t / rec.sigma)[:, None] * e
+
+    return velocity
+
+
+@pytest.mark.parametrize("method,sigma", [("fm", 1e-2), ("icfm", 0.1), ("icfm", 0.5)])
+def test_exact_marginal_velocity_minimises_the_cfm_loss(method, sigma):
+    u = exact_marginal_velocity(method, sigma)
+    velocity_fn = lambda delta, x, t, cond: u(x, t) + delta * jnp.tanh(x)
+    loss = make_flow_matching_loss(velocity_fn, method, sigma)
+    n = 20000
+    x_data, _ = analytic.sample(GMM, jax.random.PRNGKey(0), n)
+    x_source = jax.random.normal(jax.random.PRNGKey(1), (n, 2), jnp.float64)
+    key = jax.random.PRNGKey(2)
+    grads = np.asarray(jax.jacrev(lambda d: loss(d, x_data, x_source, key))(jnp.asarray(0.0)))
+    assert abs(grads.mean()) < 4 * grads.std() / np.sqrt(n)
+    base = loss(0.0, x_data, x_source, key).mean()
+    assert loss(0.2, x_data, x_source, key).mean() > base
+    assert loss(-0.2, x_data, x_source, key).mean() > base
+    # power: a velocity off by 0.1 tanh(x) is detectably not a minimiser
+    grads_wrong = np.asarray(jax.jacrev(lambda d: loss(d, x_data, x_source, key))(jnp.asarray(0.1)))
+    assert abs(grads_wrong.mean()) > 4 * grads_wrong.std() / np.sqrt(n)
+
+
+@pytest.mark.parametrize("method", ["icfm", "otcfm", "sbcfm", "fm", "rf"])
+def test_conditional_velocity_is_the_path_derivative(method):
+    setup = flow_matching_setup(method, 0.3)
+    k = jax.random.split(jax.random.PRNGKey(0), 3)
+    xd, xs, z = (jax.random.normal(kk, (5, 2), jnp.float64) for kk in k)
+    t = jnp.linspace(0.05, 0.95, 5)
+    _, u, _ = conditional_flow(xd, xs, z, t, setup)
+    _, du = jax.jvp(lambda tt: conditional_flow(xd, xs, z, tt, setup)[0], (t,), (jnp.ones_like(t),))
+    np.testing.assert_allclose(u, du, rtol=1e-10)
+
+
+def test_brownian_bridge_matches_torchcfm_convention():
+    """torchcfm (time s = 1 - t): std sigma sqrt(s(1-s)); its drift x1 - x0 + (1-2s)/(2s(1-s))(x - mu)."""
+    t = jnp.linspace(0.1, 0.9, 9)
+    c, dc = bridge_noise("brownian", 0.7, t)
+    s = 1 - t
+    np.testing.assert_allclose(c, 0.7 * np.sqrt(s * (1 - s)))
+    # our u = -u_torchcfm: noise part dc z = -(1-2s)/(2 s(1-s)) c z
+    np.testing.assert_allclose(dc, -(1 - 2 * s) / (2 * s * (1 - s)) * c, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["pot", "scipy"])
+@pytest.mark.parametrize("n", [7, 64, 256])
+def test_exact_ot_equals_scipy_assignment(solver, n):
+    for seed in range(3):
+        kx, ky = jax.random.split(jax.random.PRNGKey(seed))
+        x = jax.random.normal(kx, (n, 3), jnp.float64)
+        y = jax.random.normal(ky, (n, 3), jnp.float64) * 2 + 1
+        perm = np.asarray(jax.jit(lambda a, b: couplings.exact_ot_assignment(a, b, solver))(x, y))
+        cost = np.asarray(couplings.squared_distances(x, y))
+        _, ref = linear_sum_assignment(cost)
+        assert sorted(perm.tolist()) == list(range(n))
+        np.testing.assert_allclose(cost[np.arange(n), perm].sum(), cost[np.arange(n), ref].sum(), rtol=1e-12)
+        assert cost[np.arange(n), perm].mean() < np.trace(cost) / n  # beats the independent coupling
+
+
+def test_sinkhorn_marginals_and_sampling():
+    kx, ky = jax.random.split(jax.random.PRNGKey(0))
+    x = jax.random.normal(kx, (128, 2))
+    y = jax.random.normal(ky, (128, 2)) + 3.0
+    plan = couplings.sinkhorn_plan(x, y, epsilon=0.5, threshold=1e-6)
+    np.testing.assert_allclose(plan.sum(1), 1 / 128, rtol=1e-3)
+    np.testing.assert_allclose(plan.sum(0), 1 / 128, rtol=1e-3)
+    # small epsilon approaches the exact OT cost from above
+    cost = couplings.squared_distances(x, y)
+    exact = float(jnp.mean(cost[jnp.arange(128), couplings.exact_ot_assignment(x, y)]))
+    sink = float(jnp.sum(couplings.sinkhorn_plan(x, y, epsilon=0.01, threshold=1e-6) * cost))
+    assert abs(sink - exact) < 0.01 * exact
+    # pairs are drawn with probability plan[i, j]
+    small = jnp.asarray([[0.1, 0.3], [0.4, 0.2]])
+    i, j = couplings.sample_plan(jax.random.PRNGKey(1), small, 200000)
+    freq = np.bincount(np.asarray(i * 2 + j), minlength=4) / 200000
+    np.testing.assert_allclose(freq, small.reshape(-1), atol=5e-3)
+
+
+def test_couplings_keep_labels_paired():
+    n = 32
+    labels = jnp.arange(n)
+    x_data = jnp.stack([labels.astype(jnp.float64), jnp.zeros(n)], 1)
+    x_source = jax.random.normal(jax.random.PRNGKey(0), (n, 2), jnp.float64) * 5
+    for method in ["icfm", "otcfm", "sbcfm"]:
+        setup = flow_matching_setup(method, 1.0)
+        xd, _, cond, _, _ = _paired_batch(jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot")
+        np.testing.assert_array_equal(np.asarray(xd[:, 0]).astype(int), np.asarray(cond))
+    setup = flow_matching_setup("otcfm", 0.1)
+    xd, xs, _, _, _ = _paired_batch(jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot")
+    assert float(jnp.sum((xd - xs) ** 2)) < float(jnp.sum((x_data - x_source) ** 2))
