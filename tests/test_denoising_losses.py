@@ -25,7 +25,7 @@ def perturbed_exact_network(schedule, parameterisation, offset=0.0):
 
 def per_example_gradient(loss, key, batch=20000, offset=0.0):
     x0, _ = analytic.sample(GMM, jax.random.PRNGKey(11), batch)
-    grads = jax.jacrev(lambda d: loss(d, x0, key))(jnp.asarray(0.0))
+    grads = jax.jacfwd(lambda d: loss(d, x0, key))(jnp.asarray(0.0))
     return np.asarray(grads), x0
 
 
