@@ -12,11 +12,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from diffjax._checks import check_choice
-from diffjax.samplers.base import Method, exact_record, no_memory, noise_like
+from diffjax.samplers.base import Method, exact_record, no_memory, noise_like, record
 
 
 def _transition(ctx, t, t_next):
-    rec, rec_s = exact_record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+    rec, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
     a_ts = rec.alpha / rec_s.alpha
     var_ts = rec.sigma**2 - a_ts**2 * rec_s.sigma**2  # beta
     beta_tilde = var_ts * rec_s.sigma**2 / rec.sigma**2
@@ -58,11 +58,11 @@ def euler_ancestral_step(ctx, state, i, t, t_next, key):
     sigma_down = sqrt(sigma_next^2 - sigma_up^2); y_next = y + (sigma_down - sigma) eps + sigma_up z.
     """
     _, eps = ctx.denoise(state.x, t)
-    rec, rec_s = exact_record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+    rec, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
     sig, sig_next = rec.sigma / rec.alpha, rec_s.sigma / rec_s.alpha
     up = ctx.options["eta"] * jnp.sqrt(sig_next**2 * (sig**2 - sig_next**2) / sig**2)
     up = jnp.minimum(sig_next, up)
-    down = jnp.sqrt(sig_next**2 - up**2)
+    down = jnp.sqrt(jnp.maximum(sig_next**2 - up**2, 0.0))  # rounding can make it -0
     y = state.x / rec.alpha + (down - sig) * eps + up * noise_like(key, state.x)
     return state._replace(x=rec_s.alpha * y, nfe=state.nfe + 1)
 

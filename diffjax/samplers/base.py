@@ -49,7 +49,11 @@ def record(schedule: Schedule, t: Array) -> ScheduleRecord:
 
 
 def exact_record(schedule: Schedule, t: Array) -> ScheduleRecord:
-    """The schedule record at a scalar grid time, unclipped (t = 0 gives alpha = 1, sigma = 0)."""
+    """The record at a grid time a step ends at, unclipped (t = 0 gives alpha = 1, sigma = 0).
+
+    Steps take the record of the time they start from (where the network is evaluated) clipped,
+    and of the time they end at exact, so that a final step reaches sigma = 0 exactly.
+    """
     return schedule(t)
 
 

@@ -113,8 +113,9 @@ def _run(denoiser, schedule, method, options, return_trajectory, params, x_init,
 
 def prior_sample(key: Array, shape: tuple, schedule: Schedule, t_start: float = 1.0, dtype=None) -> Array:
     """x ~ N(0, sigma(t_start)^2 I): the usual start (the alpha x0 part is neglected)."""
-    sigma = schedule(jnp.asarray(t_start)).sigma
-    return sigma * jax.random.normal(key, shape, dtype or jnp.result_type(float))
+    dtype = dtype or jnp.result_type(float)
+    sigma = schedule(jnp.asarray(t_start, dtype)).sigma
+    return sigma * jax.random.normal(key, shape, dtype)
 
 
 def method_table() -> str:

@@ -14,7 +14,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from diffjax.samplers.base import Method, exact_record, no_memory, noise_like
+from diffjax.samplers.base import Method, exact_record, no_memory, noise_like, record
 
 
 def _half_logsnr(rec):
@@ -42,7 +42,7 @@ def dpm_solver_step(ctx, state, i, t, t_next, key):
         raise ValueError(f"dpm_solver: order must be 1, 2 or 3; got {order!r}.")
     x = state.x
     x0, eps = ctx.denoise(x, t)
-    rec_t, rec_s = exact_record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+    rec_t, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
     h = _half_logsnr(rec_s) - _half_logsnr(rec_t)
 
     def first(rec_to, hh):
@@ -72,7 +72,7 @@ def dpmpp_2s_step(ctx, state, i, t, t_next, key):
     """DPM-Solver++(2S) (Lu et al. 2022b, Alg. 1) with r = 1/2."""
     x = state.x
     x0, _ = ctx.denoise(x, t)
-    rec_t, rec_s = exact_record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+    rec_t, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
     h = _half_logsnr(rec_s) - _half_logsnr(rec_t)
 
     def full(_):
@@ -106,7 +106,7 @@ def dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool
     """
     x = state.x
     x0, _ = ctx.denoise(x, t)
-    rec_t, rec_s = exact_record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+    rec_t, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
     l_t, l_s = _half_logsnr(rec_t), _half_logsnr(rec_s)
     h = l_s - l_t
     x0_1, l_1, x0_2, l_2 = state.memory

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from diffjax.samplers.base import LoopState, Method, exact_record, no_memory, noise_like, velocity
+from diffjax.samplers.base import Method, exact_record, no_memory, noise_like, record, velocity
 
 
 def euler_step(ctx, state, i, t, t_next, key):
@@ -40,7 +40,7 @@ def heun_step(ctx, state, i, t, t_next, key):
     correction unless sigma~_{i+1} = 0 (the last step is Euler: NFE = 2N - 1).
     """
     opt, sched = ctx.options, ctx.schedule
-    rec, rec_next = exact_record(sched, t), exact_record(sched, t_next)
+    rec, rec_next = record(sched, t), exact_record(sched, t_next)
     sig, sig_next = rec.sigma / rec.alpha, rec_next.sigma / rec_next.alpha
     in_range = (sig >= opt["s_tmin"]) & (sig <= opt["s_tmax"])
     gamma = jnp.where(in_range, min(opt["s_churn"] / ctx.num_steps, 2**0.5 - 1), 0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from diffjax.samplers.base import Method, exact_record
+from diffjax.samplers.base import Method, exact_record, record
 
 
 def _coefficients(h, rks):
@@ -67,7 +67,7 @@ def unipc_step(ctx, state, i, t, t_next, key):
     x_prev, t_prev, history = state.memory
     m_new, _ = ctx.denoise(x, t)
     sched = ctx.schedule
-    rec_prev, rec_t, rec_s = (exact_record(sched, v) for v in (t_prev, t, t_next))
+    rec_prev, rec_t, rec_s = record(sched, t_prev), record(sched, t), exact_record(sched, t_next)
     l_prev, l_t, l_s = (0.5 * r.logsnr for r in (rec_prev, rec_t, rec_s))
     # corrector for x_i, order min(p, i) (the predictor order used for this point)
     corrected = x
