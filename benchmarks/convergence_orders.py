@@ -21,12 +21,21 @@ from diffjax.samplers import sample, time_grid  # noqa: E402
 
 MEAN, COV = jnp.array([0.5, -1.0]), jnp.array([[1.0, 0.3], [0.3, 0.5]])
 CASES = [
-    ("euler", {}, 1, "logsnr"), ("ddim", {}, 1, "logsnr"), ("midpoint", {}, 2, "logsnr"),
-    ("heun", {}, 2, "logsnr"), ("rk4", {}, 4, "logsnr"), ("dpm_solver", {"order": 1}, 1, "logsnr"),
-    ("dpm_solver", {"order": 2}, 2, "logsnr"), ("dpm_solver", {"order": 3}, 3, "logsnr"),
-    ("dpmpp_2s", {}, 2, "logsnr"), ("dpmpp_2m", {}, 2, "logsnr"), ("dpmpp_3m", {}, 3, "logsnr"),
-    ("dpmpp_3m", {}, 3, "karras"), ("unipc", {"order": 1}, 2, "logsnr"),
-    ("unipc", {"order": 2}, 3, "logsnr"), ("unipc", {"order": 3}, 4, "logsnr"),
+    ("euler", {}, 1, "logsnr"),
+    ("ddim", {}, 1, "logsnr"),
+    ("midpoint", {}, 2, "logsnr"),
+    ("heun", {}, 2, "logsnr"),
+    ("rk4", {}, 4, "logsnr"),
+    ("dpm_solver", {"order": 1}, 1, "logsnr"),
+    ("dpm_solver", {"order": 2}, 2, "logsnr"),
+    ("dpm_solver", {"order": 3}, 3, "logsnr"),
+    ("dpmpp_2s", {}, 2, "logsnr"),
+    ("dpmpp_2m", {}, 2, "logsnr"),
+    ("dpmpp_3m", {}, 3, "logsnr"),
+    ("dpmpp_3m", {}, 3, "karras"),
+    ("unipc", {"order": 1}, 2, "logsnr"),
+    ("unipc", {"order": 2}, 3, "logsnr"),
+    ("unipc", {"order": 3}, 4, "logsnr"),
     ("unipc", {"order": 3}, 4, "karras"),
 ]
 
@@ -43,11 +52,19 @@ def main():
     for method, opts, order, grid in CASES:
         errs = []
         for n in steps:
-            out = sample(den, x, time_grid(vp, n, grid, t_start=0.98, t_end=0.02), method,
-                         schedule=vp, **opts)
+            out = sample(
+                den,
+                x,
+                time_grid(vp, n, grid, t_start=0.98, t_end=0.02),
+                method,
+                schedule=vp,
+                **opts,
+            )
             errs.append(float(jnp.max(jnp.abs(out.samples - ref))))
         slope = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
-        print(f"| {method} | {opts or '-'} | {grid} | {order} | {slope:.2f} | {errs[0]:.1e} / {errs[-1]:.1e} |")
+        print(
+            f"| {method} | {opts or '-'} | {grid} | {order} | {slope:.2f} | {errs[0]:.1e} / {errs[-1]:.1e} |"
+        )
 
 
 if __name__ == "__main__":

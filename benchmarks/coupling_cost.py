@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffjax import couplings
@@ -26,7 +25,9 @@ def median_ms(fn, repeats=7):
 
 
 def main():
-    print("| batch | scipy LSA (ms) | POT emd (ms) | speed-up | diffjax exact_ot in jit (ms) | Sinkhorn eps=2 (ms) |")
+    print(
+        "| batch | scipy LSA (ms) | POT emd (ms) | speed-up | diffjax exact_ot in jit (ms) | Sinkhorn eps=2 (ms) |"
+    )
     print("|---|---|---|---|---|---|")
     for batch in (256, 512, 1024):
         kx, ky = jax.random.split(jax.random.PRNGKey(batch))

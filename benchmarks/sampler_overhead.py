@@ -55,6 +55,7 @@ def network_time(params, x, n_inner=50):
     def many(x):
         def body(_, y):
             return mlp(params, y, jnp.full((y.shape[0],), 0.5, y.dtype)) * 0.5 + y * 0.5
+
         return jax.lax.fori_loop(0, n_inner, body, x)
 
     return median_time(lambda: many(x)) / n_inner
@@ -70,15 +71,28 @@ def main():
     den = Denoiser(mlp, sched, "eps")
     x = jax.random.normal(jax.random.PRNGKey(1), (args.batch, DIM), jnp.float32)
     one = network_time(params, x)
-    rows = [f"One network evaluation at batch {args.batch}: {one * 1e3:.3f} ms", "",
-            "| method | NFE 10 | NFE 50 | NFE 200 |", "|---|---|---|---|"]
-    for method, spec in METHODS.items():
+    rows = [
+        f"One network evaluation at batch {args.batch}: {one * 1e3:.3f} ms",
+        "",
+        "| method | NFE 10 | NFE 50 | NFE 200 |",
+        "|---|---|---|---|",
+    ]
+    for method in METHODS:
         cells = []
         for target in (10, 50, 200):
-            per_step = {"midpoint": 2, "rk4": 4, "heun": 2, "dpmpp_2s": 2, "dpm_solver": 2, "pc": 2}.get(method, 1)
+            per_step = {
+                "midpoint": 2,
+                "rk4": 4,
+                "heun": 2,
+                "dpmpp_2s": 2,
+                "dpm_solver": 2,
+                "pc": 2,
+            }.get(method, 1)
             steps = max(1, target // per_step)
             grid = time_grid(sched, steps, t_end=1e-3)
-            run = lambda grid=grid: sample(den, x, grid, method, params=params, key=jax.random.PRNGKey(2))
+            run = lambda grid=grid: sample(
+                den, x, grid, method, params=params, key=jax.random.PRNGKey(2)
+            )
             out = run()
             wall = median_time(lambda: run().samples)
             cells.append(f"{wall / (int(out.nfe) * one):.3f}")
@@ -87,10 +101,13 @@ def main():
     print(table)
     if args.out:
         with open(args.out, "w") as f:
-            f.write("# Sampler overhead\n\nCommand: `python -m benchmarks.sampler_overhead --out "
-                    f"{args.out}`\n\nWall time of a full run / (NFE x one network evaluation); "
-                    "MLP 3 x 64 SiLU, VP schedule, eps-prediction, float32, 2-core CPU.\n\n"
-                    + table + "\n")
+            f.write(
+                "# Sampler overhead\n\nCommand: `python -m benchmarks.sampler_overhead --out "
+                f"{args.out}`\n\nWall time of a full run / (NFE x one network evaluation); "
+                "MLP 3 x 64 SiLU, VP schedule, eps-prediction, float32, 2-core CPU.\n\n"
+                + table
+                + "\n"
+            )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,7 @@ INPUT_SCALINGS = ("none", "edm")
 NOISE_CONDITIONINGS = ("t", "scaled_t", "ddpm_index", "logsnr", "edm")
 
 
-def noise_conditioning_input(
-    kind: str, t: Array, rec: ScheduleRecord, schedule: Schedule
-) -> Array:
+def noise_conditioning_input(kind: str, t: Array, rec: ScheduleRecord, schedule: Schedule) -> Array:
     """The scalar noise level fed to the network.
 
     t: t itself; scaled_t: 999 t (score SDE); ddpm_index: T t - 1, the 0-based DDPM timestep of

@@ -51,7 +51,9 @@ def edm_coefficients(rec: ScheduleRecord, sigma_data: float = 0.5) -> EDMCoeffic
     """EDM's c_skip, c_out, c_in, c_noise at sigma~ = sigma/alpha (shape of the record)."""
     s = rec.sigma / rec.alpha
     norm = jnp.sqrt(s**2 + sigma_data**2)
-    return EDMCoefficients(sigma_data**2 / norm**2, s * sigma_data / norm, 1.0 / norm, jnp.log(s) / 4)
+    return EDMCoefficients(
+        sigma_data**2 / norm**2, s * sigma_data / norm, 1.0 / norm, jnp.log(s) / 4
+    )
 
 
 def to_x0_eps(

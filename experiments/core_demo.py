@@ -15,7 +15,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from diffjax import Denoiser, analytic
 from diffjax import schedules as S
@@ -39,14 +38,20 @@ def run(workdir: str) -> str:
     key = jax.random.PRNGKey(0)
     x0, _ = analytic.sample(GMM, key, 20000)
     rows = []
-    for name, sched in [("vp", S.VPLinear()), ("edm", S.EDM()), ("rectified_flow", S.RectifiedFlow())]:
+    for name, sched in [
+        ("vp", S.VPLinear()),
+        ("edm", S.EDM()),
+        ("rectified_flow", S.RectifiedFlow()),
+    ]:
         for t in (0.1, 0.5, 0.9):
             rec = sched(jnp.full((x0.shape[0],), t))
             eps = jax.random.normal(jax.random.fold_in(key, 1), x0.shape)
             x = rec.alpha[:, None] * x0 + rec.sigma[:, None] * eps
             x0_hat, _ = analytic.x0_eps(GMM, x, rec)
             mse = float(jnp.mean(jnp.sum((x0_hat - x0) ** 2, 1)))
-            score = jax.vmap(jax.grad(lambda xx: analytic.log_density(GMM, xx[None], sched(t))[0]))(x[:256])
+            score = jax.vmap(jax.grad(lambda xx: analytic.log_density(GMM, xx[None], sched(t))[0]))(
+                x[:256]
+            )
             worst = 0.0
             for p in PARAMETERISATIONS:
                 r = jax.tree.map(lambda f: f[:256], rec)
@@ -57,7 +62,9 @@ def run(workdir: str) -> str:
         losses = []
         for scale in (1.0, 1.05):
             den = Denoiser(exact_network(sched, "eps", scale), sched, "eps")
-            losses.append(float(jnp.mean(make_denoising_loss(den, weighting="simple")(None, x0, key))))
+            losses.append(
+                float(jnp.mean(make_denoising_loss(den, weighting="simple")(None, x0, key)))
+            )
         rows.append((name, "loss", *losses))
     lines = [
         "| schedule | t | E||x0_hat - x0||^2 | max rel. score error over 6 parameterisations |",
@@ -67,7 +74,11 @@ def run(workdir: str) -> str:
         if r[1] == "loss":
             continue
         lines.append(f"| {r[0]} | {r[1]} | {r[2]:.4f} | {r[3]:.1e} |")
-    lines += ["", "| schedule | L_simple of exact denoiser | L_simple of denoiser x 1.05 |", "|---|---|---|"]
+    lines += [
+        "",
+        "| schedule | L_simple of exact denoiser | L_simple of denoiser x 1.05 |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r[0]} | {r[2]:.5f} | {r[3]:.5f} |" for r in rows if r[1] == "loss"]
     table = "\n".join(lines)
     os.makedirs(workdir, exist_ok=True)

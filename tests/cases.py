@@ -22,6 +22,12 @@ ALL_SCHEDULES = {
 }
 
 VP_SCHEDULES = [
-    "ddpm_linear", "ddpm_scaled_linear", "ddpm_cosine", "vp", "cosine", "trigonometric",
-    "interpolated", "ztsnr_ddpm",
+    "ddpm_linear",
+    "ddpm_scaled_linear",
+    "ddpm_cosine",
+    "vp",
+    "cosine",
+    "trigonometric",
+    "interpolated",
+    "ztsnr_ddpm",
 ]

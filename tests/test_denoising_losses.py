@@ -57,7 +57,9 @@ def test_exact_gmm_denoiser_minimises_the_expected_loss(schedule, parameterisati
 def test_gradient_check_has_power_against_a_wrong_denoiser():
     s = S.VPLinear()
     den = Denoiser(perturbed_exact_network(s, "eps", offset=0.05), s, "eps")
-    grads, _ = per_example_gradient(make_denoising_loss(den, weighting="simple"), jax.random.PRNGKey(3))
+    grads, _ = per_example_gradient(
+        make_denoising_loss(den, weighting="simple"), jax.random.PRNGKey(3)
+    )
     assert abs(grads.mean()) > 8 * grads.std() / np.sqrt(grads.size)
 
 
@@ -82,14 +84,17 @@ def test_weighting_formulas():
     rec = s(t)
     r = snr(rec)
     eps_space = lambda w: w / r  # weight on ||eps_hat - eps||^2
-    np.testing.assert_allclose(eps_space(loss_weight(rec, "min_snr", min_snr_gamma=5.0)),
-                               np.minimum(r, 5.0) / r)  # Hang et al. 2023, eq. for eps-prediction
+    np.testing.assert_allclose(
+        eps_space(loss_weight(rec, "min_snr", min_snr_gamma=5.0)), np.minimum(r, 5.0) / r
+    )  # Hang et al. 2023, eq. for eps-prediction
     # VDM: L = -1/2 E[SNR'(t) ||x0 - x0_hat||^2]
     dsnr = jax.vmap(jax.grad(lambda tt: (s(tt).alpha / s(tt).sigma) ** 2))(t)
     np.testing.assert_allclose(loss_weight(rec, "elbo"), -0.5 * dsnr, rtol=1e-9)
     lam = rec.logsnr
     np.testing.assert_allclose(
-        loss_weight(rec, "sigmoid", sigmoid_bias=1.0), -0.5 * dsnr / (1 + np.exp(lam - 1.0)), rtol=1e-9
+        loss_weight(rec, "sigmoid", sigmoid_bias=1.0),
+        -0.5 * dsnr / (1 + np.exp(lam - 1.0)),
+        rtol=1e-9,
     )
 
 
@@ -99,12 +104,17 @@ def test_time_sampling_laws():
     vp = S.VPLinear()
     t = sample_time(key, n, vp, "uniform")
     assert t.min() >= vp.t_min and t.max() <= vp.t_max
-    assert scipy.stats.kstest(np.asarray(t), scipy.stats.uniform(vp.t_min, 1 - vp.t_min).cdf).pvalue > 1e-3
+    assert (
+        scipy.stats.kstest(np.asarray(t), scipy.stats.uniform(vp.t_min, 1 - vp.t_min).cdf).pvalue
+        > 1e-3
+    )
     ddpm = S.DiscreteDDPM()
     steps = np.asarray(sample_time(key, n, ddpm, "discrete")) * 1000
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
     assert steps.min() >= 1 and steps.max() <= 1000
-    ta = np.sort(np.asarray(sample_time(key, 64, S.RectifiedFlow(t_min=0.0, t_max=1.0), "antithetic")))
+    ta = np.sort(
+        np.asarray(sample_time(key, 64, S.RectifiedFlow(t_min=0.0, t_max=1.0), "antithetic"))
+    )
     np.testing.assert_allclose(np.diff(ta), 1 / 64, atol=1e-12)
     tl = np.asarray(sample_time(key, n, S.RectifiedFlow(), "logit_normal"))
     logit = np.log(tl / (1 - tl))

@@ -8,7 +8,12 @@ from scipy.optimize import linear_sum_assignment
 
 from diffjax import analytic, couplings
 from diffjax import schedules as S
-from diffjax.losses import bridge_noise, conditional_flow, flow_matching_setup, make_flow_matching_loss
+from diffjax.losses import (
+    bridge_noise,
+    conditional_flow,
+    flow_matching_setup,
+    make_flow_matching_loss,
+)
 from diffjax.losses.flow_matching import _paired_batch
 
 GMM = analytic.gaussian_mixture([0.5, 0.5], [[2.0, 1.0], [-1.0, -2.0]], [0.3, 0.5])
@@ -98,8 +103,12 @@ def test_exact_ot_equals_scipy_assignment(solver, n):
         cost = np.asarray(couplings.squared_distances(x, y))
         _, ref = linear_sum_assignment(cost)
         assert sorted(perm.tolist()) == list(range(n))
-        np.testing.assert_allclose(cost[np.arange(n), perm].sum(), cost[np.arange(n), ref].sum(), rtol=1e-12)
-        assert cost[np.arange(n), perm].mean() < np.trace(cost) / n  # beats the independent coupling
+        np.testing.assert_allclose(
+            cost[np.arange(n), perm].sum(), cost[np.arange(n), ref].sum(), rtol=1e-12
+        )
+        assert (
+            cost[np.arange(n), perm].mean() < np.trace(cost) / n
+        )  # beats the independent coupling
 
 
 def test_sinkhorn_marginals_and_sampling():
@@ -128,7 +137,9 @@ def test_couplings_keep_labels_paired():
     x_source = jax.random.normal(jax.random.PRNGKey(0), (n, 2), jnp.float64) * 5
     for method in ["icfm", "otcfm", "sbcfm"]:
         setup = flow_matching_setup(method, 1.0)
-        xd, _, cond, _, _ = _paired_batch(jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot")
+        xd, _, cond, _, _ = _paired_batch(
+            jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot"
+        )
         np.testing.assert_array_equal(np.asarray(xd[:, 0]).astype(int), np.asarray(cond))
     setup = flow_matching_setup("otcfm", 0.1)
     xd, xs, _, _, _ = _paired_batch(jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot")

@@ -137,7 +137,9 @@ def test_denoiser_round_trips_the_exact_gmm_denoiser():
 
         def apply_fn(params, x_in, noise, cond, p=p):
             rec = s(t)
-            x_raw = x_in / (edm_coefficients(rec, sd).c_in / rec.alpha)[:, None] if p == "edm" else x_in
+            x_raw = (
+                x_in / (edm_coefficients(rec, sd).c_in / rec.alpha)[:, None] if p == "edm" else x_in
+            )
             return from_x0_eps(*analytic.x0_eps(gmm, x_raw, rec), x_raw, rec, p, sd)
 
         den = Denoiser(apply_fn, s, p, input_scaling="edm" if p == "edm" else "none", sigma_data=sd)

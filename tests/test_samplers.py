@@ -21,12 +21,19 @@ T0, T1 = 0.98, 0.02
 # (slope ~3.3-3.5 up to N = 1024, a pre-asymptotic superconvergence of equal steps), while on
 # the Karras and quadratic grids they show 2.9-3.0 (DPM++ 3M) and 3.9-4.0 (UniPC-3).
 ORDERS = [
-    ("euler", {}, 1, "logsnr"), ("ddim", {}, 1, "logsnr"), ("midpoint", {}, 2, "logsnr"),
-    ("heun", {}, 2, "logsnr"), ("rk4", {}, 4, "logsnr"),
-    ("dpm_solver", {"order": 1}, 1, "logsnr"), ("dpm_solver", {"order": 2}, 2, "logsnr"),
-    ("dpm_solver", {"order": 3}, 3, "logsnr"), ("dpmpp_2s", {}, 2, "logsnr"),
-    ("dpmpp_2m", {}, 2, "logsnr"), ("dpmpp_3m", {}, 3, "karras"),
-    ("unipc", {"order": 1}, 2, "logsnr"), ("unipc", {"order": 2}, 3, "logsnr"),
+    ("euler", {}, 1, "logsnr"),
+    ("ddim", {}, 1, "logsnr"),
+    ("midpoint", {}, 2, "logsnr"),
+    ("heun", {}, 2, "logsnr"),
+    ("rk4", {}, 4, "logsnr"),
+    ("dpm_solver", {"order": 1}, 1, "logsnr"),
+    ("dpm_solver", {"order": 2}, 2, "logsnr"),
+    ("dpm_solver", {"order": 3}, 3, "logsnr"),
+    ("dpmpp_2s", {}, 2, "logsnr"),
+    ("dpmpp_2m", {}, 2, "logsnr"),
+    ("dpmpp_3m", {}, 3, "karras"),
+    ("unipc", {"order": 1}, 2, "logsnr"),
+    ("unipc", {"order": 2}, 3, "logsnr"),
     ("unipc", {"order": 3}, 4, "karras"),
 ]
 
@@ -148,12 +155,28 @@ def test_hutchinson_is_unbiased(probe):
     x, _ = analytic.sample(GMM2, jax.random.PRNGKey(0), 2)
     den = analytic.exact_denoiser(GMM2, VP)
     prior = lambda x1: analytic.log_density(GMM2, x1, VP(1.0))
-    exact = np.asarray(log_likelihood(den, VP, x, t0=1e-3, prior_log_prob=prior, rtol=1e-5, atol=1e-5))
-    draws = np.stack([
-        np.asarray(log_likelihood(den, VP, x, t0=1e-3, prior_log_prob=prior, divergence="hutchinson",
-                                  probe=probe, key=jax.random.PRNGKey(k), rtol=1e-5, atol=1e-5))
-        for k in range(24)
-    ])
+    exact = np.asarray(
+        log_likelihood(den, VP, x, t0=1e-3, prior_log_prob=prior, rtol=1e-5, atol=1e-5)
+    )
+    draws = np.stack(
+        [
+            np.asarray(
+                log_likelihood(
+                    den,
+                    VP,
+                    x,
+                    t0=1e-3,
+                    prior_log_prob=prior,
+                    divergence="hutchinson",
+                    probe=probe,
+                    key=jax.random.PRNGKey(k),
+                    rtol=1e-5,
+                    atol=1e-5,
+                )
+            )
+            for k in range(24)
+        ]
+    )
     se = draws.std(0) / np.sqrt(draws.shape[0])
     assert np.all(np.abs(draws.mean(0) - exact) < 4 * se + 1e-4), (draws.mean(0), exact, se)
 
@@ -175,7 +198,10 @@ def test_contract_every_method_parameterisation_schedule(method):
     for sname, sched in CONTRACT_SCHEDULES.items():
         for p in PARAMETERISATIONS:
             den = Denoiser(
-                tiny_network, sched, p, noise_conditioning="edm" if p == "edm" else "t",
+                tiny_network,
+                sched,
+                p,
+                noise_conditioning="edm" if p == "edm" else "t",
                 input_scaling="edm" if p == "edm" else "none",
             )
             x = prior_sample(jax.random.PRNGKey(1), (4, 2), sched, dtype=jnp.float32)

@@ -45,7 +45,9 @@ def test_posterior_matches_ddpm_formulas():
     abar = np.cumprod(1 - betas)
     i = np.array([2, 10, 500, 1000])
     post = ddpm_posterior(s, jnp.asarray(i))
-    np.testing.assert_allclose(post.coef_x0, np.sqrt(abar[i - 2]) * betas[i - 1] / (1 - abar[i - 1]))
+    np.testing.assert_allclose(
+        post.coef_x0, np.sqrt(abar[i - 2]) * betas[i - 1] / (1 - abar[i - 1])
+    )
     np.testing.assert_allclose(
         post.coef_xt, np.sqrt(1 - betas[i - 1]) * (1 - abar[i - 2]) / (1 - abar[i - 1])
     )
@@ -63,10 +65,15 @@ def test_kl_terms_match_the_closed_form_for_gaussian_data(i):
     x0 = gaussian_data(k1, n)
     t = jnp.full((n,), i / 1000.0)
     rec = s(t)
-    x_i = rec.alpha[:, None] * x0 + rec.sigma[:, None] * jax.random.normal(k2, x0.shape, jnp.float64)
+    x_i = rec.alpha[:, None] * x0 + rec.sigma[:, None] * jax.random.normal(
+        k2, x0.shape, jnp.float64
+    )
     terms = np.asarray(vlb_term(s, x0, x_i, jnp.full((n,), i), exact_x0_hat(s)(x_i, t)))
     expected = closed_form_kl(s, i)
-    assert abs(terms.mean() - expected) < 4 * terms.std() / np.sqrt(n) + 1e-12, (terms.mean(), expected)
+    assert abs(terms.mean() - expected) < 4 * terms.std() / np.sqrt(n) + 1e-12, (
+        terms.mean(),
+        expected,
+    )
 
 
 def test_prior_kl_closed_form():
@@ -81,7 +88,9 @@ def test_discretized_gaussian_matches_scipy_and_normalises():
     bins = (np.arange(256) / 255.0) * 2 - 1
     mean, log_scale = 0.13, np.log(0.2)
     ll = np.asarray(
-        discretized_gaussian_log_likelihood(jnp.asarray(bins), jnp.asarray(mean), jnp.asarray(log_scale))
+        discretized_gaussian_log_likelihood(
+            jnp.asarray(bins), jnp.asarray(mean), jnp.asarray(log_scale)
+        )
     )
     norm = scipy.stats.norm(mean, 0.2)
     edges = np.concatenate([[-np.inf], (bins[:-1] + bins[1:]) / 2, [np.inf]])
@@ -90,8 +99,13 @@ def test_discretized_gaussian_matches_scipy_and_normalises():
     np.testing.assert_allclose(ll[finite], ref[finite], rtol=1e-8)
     np.testing.assert_allclose(np.exp(ll).sum(), 1.0, rtol=1e-10)
     # far in the tail the two-sided form stays accurate
-    far = discretized_gaussian_log_likelihood(jnp.asarray(0.9), jnp.asarray(-0.9), jnp.asarray(np.log(0.05)))
-    ref_far = np.log(scipy.stats.norm(-0.9, 0.05).sf(0.9 - 1 / 255) - scipy.stats.norm(-0.9, 0.05).sf(0.9 + 1 / 255))
+    far = discretized_gaussian_log_likelihood(
+        jnp.asarray(0.9), jnp.asarray(-0.9), jnp.asarray(np.log(0.05))
+    )
+    ref_far = np.log(
+        scipy.stats.norm(-0.9, 0.05).sf(0.9 - 1 / 255)
+        - scipy.stats.norm(-0.9, 0.05).sf(0.9 + 1 / 255)
+    )
     np.testing.assert_allclose(far, ref_far, rtol=1e-6)
 
 
@@ -104,8 +118,12 @@ def test_learned_range_interpolates_the_fixed_variances():
     x0_hat = x0 * 0.8
     small = vlb_term(s, x0, x_i, i, x0_hat, "fixed_small")
     large = vlb_term(s, x0, x_i, i, x0_hat, "fixed_large")
-    np.testing.assert_allclose(vlb_term(s, x0, x_i, i, x0_hat, "learned_range", -jnp.ones_like(x0)), small)
-    np.testing.assert_allclose(vlb_term(s, x0, x_i, i, x0_hat, "learned_range", jnp.ones_like(x0)), large)
+    np.testing.assert_allclose(
+        vlb_term(s, x0, x_i, i, x0_hat, "learned_range", -jnp.ones_like(x0)), small
+    )
+    np.testing.assert_allclose(
+        vlb_term(s, x0, x_i, i, x0_hat, "learned_range", jnp.ones_like(x0)), large
+    )
 
 
 def test_full_bound_matches_closed_form_for_gaussian_data():

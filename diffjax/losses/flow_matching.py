@@ -50,7 +50,9 @@ def flow_matching_setup(method: str, sigma: float = 0.1) -> FlowMatchingSetup:
         "icfm": lambda: FlowMatchingSetup(rf, "constant", sigma, "independent", None),
         "otcfm": lambda: FlowMatchingSetup(rf, "constant", sigma, "exact_ot", None),
         "sbcfm": lambda: FlowMatchingSetup(rf, "brownian", sigma, "sinkhorn", 2.0 * sigma**2),
-        "fm": lambda: FlowMatchingSetup(LipmanFM(sigma_min=sigma), "none", 0.0, "independent", None),
+        "fm": lambda: FlowMatchingSetup(
+            LipmanFM(sigma_min=sigma), "none", 0.0, "independent", None
+        ),
         "rf": lambda: FlowMatchingSetup(rf, "none", 0.0, "independent", None),
     }[method]()
 

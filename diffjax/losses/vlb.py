@@ -79,7 +79,10 @@ def model_log_variance(post: DDPMPosterior, variance: str, v: Array | None = Non
 def gaussian_kl(mean1: Array, logvar1: Array, mean2: Array, logvar2: Array) -> Array:
     """Elementwise KL(N(mean1, e^logvar1) || N(mean2, e^logvar2))."""
     return 0.5 * (
-        logvar2 - logvar1 + jnp.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * jnp.exp(-logvar2)
+        logvar2
+        - logvar1
+        + jnp.exp(logvar1 - logvar2)
+        + (mean1 - mean2) ** 2 * jnp.exp(-logvar2)
         - 1.0
     )
 
@@ -95,7 +98,9 @@ def discretized_gaussian_log_likelihood(x: Array, mean: Array, log_scale: Array)
     log_cdf_upper = jax.scipy.special.log_ndtr(upper)
     log_sf_lower = jax.scipy.special.log_ndtr(-lower)
     # log(Phi(upper) - Phi(lower)) computed on the side of the mean where it is accurate
-    mid_right = log_cdf_upper + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(lower) - log_cdf_upper))
+    mid_right = log_cdf_upper + jnp.log1p(
+        -jnp.exp(jax.scipy.special.log_ndtr(lower) - log_cdf_upper)
+    )
     mid_left = log_sf_lower + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(-upper) - log_sf_lower))
     middle = jnp.where(lower > 0, mid_left, mid_right)
     return jnp.where(x < -0.999, log_cdf_upper, jnp.where(x > 0.999, log_sf_lower, middle))

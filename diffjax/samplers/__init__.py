@@ -1,6 +1,13 @@
 """Samplers: one entry point, every method a small step function, one jitted lax.scan per run."""
 
-from diffjax.samplers.core import METHODS, SAMPLERS, SampleOutput, method_table, prior_sample, sample
+from diffjax.samplers.core import (
+    METHODS,
+    SAMPLERS,
+    SampleOutput,
+    method_table,
+    prior_sample,
+    sample,
+)
 from diffjax.samplers.grids import GRIDS, explicit_grid, time_grid
 
 __all__ = [

@@ -76,5 +76,3 @@ METHODS = {
         euler_ancestral_step, no_memory, {"eta": 1.0}, None, True, "1", "k-diffusion (Crowson)"
     ),
 }
-
-

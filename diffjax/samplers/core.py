@@ -37,7 +37,9 @@ def _resolve_options(method: str, options: dict) -> dict:
     unknown = set(options) - set(defaults)
     if unknown:
         allowed = ", ".join(sorted(defaults)) or "none"
-        raise TypeError(f"sampler {method!r} got unknown options {sorted(unknown)}; allowed: {allowed}.")
+        raise TypeError(
+            f"sampler {method!r} got unknown options {sorted(unknown)}; allowed: {allowed}."
+        )
     return {**defaults, **options}
 
 
@@ -83,8 +85,16 @@ def sample(
         samples, nfe = adaptive.solve(denoiser, schedule, x_init, grid, params, cond, opts)
         return SampleOutput(samples, nfe, None)
     return _run(
-        denoiser, schedule, method, tuple(sorted(opts.items())), return_trajectory,
-        params, x_init, grid, key, cond,
+        denoiser,
+        schedule,
+        method,
+        tuple(sorted(opts.items())),
+        return_trajectory,
+        params,
+        x_init,
+        grid,
+        key,
+        cond,
     )
 
 
@@ -111,7 +121,9 @@ def _run(denoiser, schedule, method, options, return_trajectory, params, x_init,
     return SampleOutput(final.x, final.nfe, trajectory)
 
 
-def prior_sample(key: Array, shape: tuple, schedule: Schedule, t_start: float = 1.0, dtype=None) -> Array:
+def prior_sample(
+    key: Array, shape: tuple, schedule: Schedule, t_start: float = 1.0, dtype=None
+) -> Array:
     """x ~ N(0, sigma(t_start)^2 I): the usual start (the alpha x0 part is neglected)."""
     dtype = dtype or jnp.result_type(float)
     sigma = schedule(jnp.asarray(t_start, dtype)).sigma
@@ -120,15 +132,23 @@ def prior_sample(key: Array, shape: tuple, schedule: Schedule, t_start: float = 
 
 def method_table() -> str:
     """The docs table of every method: order, stochastic, NFE per step, paper."""
-    lines = ["| method | order | stochastic | NFE per step | paper | options |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| method | order | stochastic | NFE per step | paper | options |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, m in METHODS.items():
-        order = m.order if m.order is not None else ("option + 1" if name == "unipc" else "option" if name == "dpm_solver" else "-")
+        order = (
+            m.order
+            if m.order is not None
+            else ("option + 1" if name == "unipc" else "option" if name == "dpm_solver" else "-")
+        )
         opts = ", ".join(f"{k}={v}" for k, v in m.options.items()) or "-"
-        lines.append(f"| {name} | {order} | {'yes' if m.stochastic else 'no'} | {m.nfe_per_step} | {m.paper} | {opts} |")
+        lines.append(
+            f"| {name} | {order} | {'yes' if m.stochastic else 'no'} | {m.nfe_per_step} | {m.paper} | {opts} |"
+        )
     lines.append(
         "| adaptive | 5 (embedded 4) | no | 6 per attempted step + 1 | diffrax Tsit5 / Dopri5 | "
-        + ", ".join(f"{k}={v}" for k, v in adaptive.OPTIONS.items()) + " |"
+        + ", ".join(f"{k}={v}" for k, v in adaptive.OPTIONS.items())
+        + " |"
     )
     return "\n".join(lines)
-
-

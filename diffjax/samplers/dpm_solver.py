@@ -59,9 +59,9 @@ def dpm_solver_step(ctx, state, i, t, t_next, key):
         s1, rec1 = _intermediate(ctx, rec_t, h, r1)
         d1 = ctx.denoise(first(rec1, r1 * h), s1)[1] - eps
         s2, rec2 = _intermediate(ctx, rec_t, h, r2)
-        u2 = first(rec2, r2 * h) - rec2.sigma * (r2 / r1) * (
-            jnp.expm1(r2 * h) / (r2 * h) - 1.0
-        ) * d1
+        u2 = (
+            first(rec2, r2 * h) - rec2.sigma * (r2 / r1) * (jnp.expm1(r2 * h) / (r2 * h) - 1.0) * d1
+        )
         d2 = ctx.denoise(u2, s2)[1] - eps
         return first(rec_s, h) - (rec_s.sigma / r2) * (jnp.expm1(h) / h - 1.0) * d2
 
@@ -141,25 +141,42 @@ def dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool
 
 METHODS = {
     "dpm_solver": Method(
-        dpm_solver_step, no_memory, {"order": 2}, None, False, "order (1, 2 or 3)",
+        dpm_solver_step,
+        no_memory,
+        {"order": 2},
+        None,
+        False,
+        "order (1, 2 or 3)",
         "Lu et al. 2022a (singlestep, noise prediction)",
     ),
     "dpmpp_2s": Method(
         dpmpp_2s_step, no_memory, {}, 2, False, "2", "Lu et al. 2022b, DPM-Solver++(2S)"
     ),
     "dpmpp_2m": Method(
-        functools.partial(dpmpp_multistep_step, order=2, sde=False), _multistep_memory, {}, 2,
-        False, "1",
+        functools.partial(dpmpp_multistep_step, order=2, sde=False),
+        _multistep_memory,
+        {},
+        2,
+        False,
+        "1",
         "Lu et al. 2022b, DPM-Solver++(2M)",
     ),
     "dpmpp_3m": Method(
-        functools.partial(dpmpp_multistep_step, order=3, sde=False), _multistep_memory, {}, 3,
-        False, "1",
+        functools.partial(dpmpp_multistep_step, order=3, sde=False),
+        _multistep_memory,
+        {},
+        3,
+        False,
+        "1",
         "Lu et al. 2022b, DPM-Solver++(3M)",
     ),
     "dpmpp_2m_sde": Method(
-        functools.partial(dpmpp_multistep_step, order=2, sde=True), _multistep_memory, {}, None,
-        True, "1",
+        functools.partial(dpmpp_multistep_step, order=2, sde=True),
+        _multistep_memory,
+        {},
+        None,
+        True,
+        "1",
         "Lu et al. 2022b, DPM-Solver++(2M) SDE",
     ),
 }

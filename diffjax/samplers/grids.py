@@ -58,7 +58,9 @@ def time_grid(
         t[0], t[-1] = t_start, lo
         return t if lo == t_end else np.append(t, t_end)
     if not isinstance(schedule, DiscreteDDPM):
-        raise ValueError(f"grid={kind!r} spaces integer DDPM timesteps: it needs a DiscreteDDPM schedule.")
+        raise ValueError(
+            f"grid={kind!r} spaces integer DDPM timesteps: it needs a DiscreteDDPM schedule."
+        )
     T = schedule.num_timesteps
     if kind == "leading":
         steps = np.arange(0, n)[::-1] * (T // n) + 1
@@ -78,7 +80,9 @@ def explicit_grid(times, schedule: Schedule | None = None) -> np.ndarray:
         arr = arr / schedule.num_timesteps
     arr = arr.astype(np.float64)
     if arr.ndim != 1 or arr.size < 2:
-        raise ValueError(f"a time grid needs at least 2 times in a 1-D list; got shape {arr.shape}.")
+        raise ValueError(
+            f"a time grid needs at least 2 times in a 1-D list; got shape {arr.shape}."
+        )
     if np.any(arr < 0) or np.any(arr > 1) or np.any(np.diff(arr) >= 0):
         raise ValueError("a time grid must decrease strictly from noise (t <= 1) to data (t >= 0).")
     return arr

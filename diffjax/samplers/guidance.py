@@ -40,9 +40,14 @@ class ClassifierFreeGuidance:
     def __call__(self, params, x, t, cond):
         batch = x.shape[0]
         t_b = jnp.broadcast_to(jnp.asarray(t, x.dtype), (batch,))
-        null = jnp.broadcast_to(jnp.asarray(self.null_cond, jnp.asarray(cond).dtype), jnp.shape(cond))
+        null = jnp.broadcast_to(
+            jnp.asarray(self.null_cond, jnp.asarray(cond).dtype), jnp.shape(cond)
+        )
         x0, eps = self.denoiser(
-            params, jnp.concatenate([x, x]), jnp.concatenate([t_b, t_b]), jnp.concatenate([cond, null])
+            params,
+            jnp.concatenate([x, x]),
+            jnp.concatenate([t_b, t_b]),
+            jnp.concatenate([cond, null]),
         )
         inside = (t_b >= self.interval[0]) & (t_b <= self.interval[1])
         w = broadcast_to_data(jnp.where(inside, self.scale, 1.0), x)

@@ -46,15 +46,37 @@ def log_likelihood(
     key = jax.random.PRNGKey(0) if key is None else key
     t0 = schedule.t_min if t0 is None else t0
     return _solve(
-        denoiser, schedule, divergence, probe, num_probes, float(t0), rtol, atol, prior_log_prob,
-        params, cond, x, key,
+        denoiser,
+        schedule,
+        divergence,
+        probe,
+        num_probes,
+        float(t0),
+        rtol,
+        atol,
+        prior_log_prob,
+        params,
+        cond,
+        x,
+        key,
     )
 
 
 @functools.partial(jax.jit, static_argnums=tuple(range(9)))
 def _solve(
-    denoiser, schedule, divergence, probe, num_probes, t0, rtol, atol, prior_log_prob, params, cond,
-    x, key,
+    denoiser,
+    schedule,
+    divergence,
+    probe,
+    num_probes,
+    t0,
+    rtol,
+    atol,
+    prior_log_prob,
+    params,
+    cond,
+    x,
+    key,
 ):
     import diffrax
 
@@ -74,7 +96,9 @@ def _solve(
         y, _ = state
         if divergence == "exact":
             basis = jnp.eye(dim, dtype=y.dtype).reshape((dim, 1) + shape[1:])
-            out, jvps = jax.vmap(lambda e: jax.jvp(lambda z: v(t, z), (y,), (jnp.broadcast_to(e, shape),)))(basis)
+            out, jvps = jax.vmap(
+                lambda e: jax.jvp(lambda z: v(t, z), (y,), (jnp.broadcast_to(e, shape),))
+            )(basis)
             div = jnp.einsum("kb...,kb...->b", jvps, jnp.broadcast_to(basis, jvps.shape))
             return out[0], div
         out, jvps = jax.vmap(lambda z: jax.jvp(lambda w: v(t, w), (y,), (z,)))(probes)
@@ -96,7 +120,9 @@ def _solve(
         return prior_log_prob(x1) + integral
     sigma1 = schedule(jnp.asarray(1.0, x.dtype)).sigma
     flat = x1.reshape(shape[0], -1)
-    prior = -0.5 * jnp.sum(flat**2, 1) / sigma1**2 - dim * (jnp.log(sigma1) + 0.5 * math.log(2 * math.pi))
+    prior = -0.5 * jnp.sum(flat**2, 1) / sigma1**2 - dim * (
+        jnp.log(sigma1) + 0.5 * math.log(2 * math.pi)
+    )
     return prior + integral
 
 

@@ -55,11 +55,21 @@ def pc_step(ctx, state, i, t, t_next, key):
 
 METHODS = {
     "euler_maruyama": Method(
-        euler_maruyama_step, no_memory, {"denoise_final": True}, None, True, "1",
+        euler_maruyama_step,
+        no_memory,
+        {"denoise_final": True},
+        None,
+        True,
+        "1",
         "Song et al. 2021 (reverse SDE)",
     ),
     "pc": Method(
-        pc_step, no_memory, {"snr": 0.16, "corrector_steps": 1, "denoise_final": True}, None,
-        True, "1 + corrector_steps", "Song et al. 2021, predictor-corrector (Langevin)",
+        pc_step,
+        no_memory,
+        {"snr": 0.16, "corrector_steps": 1, "denoise_final": True},
+        None,
+        True,
+        "1 + corrector_steps",
+        "Song et al. 2021, predictor-corrector (Langevin)",
     ),
 }

@@ -7,7 +7,6 @@ point is not corrected (no evaluation there). A step to sigma = 0 returns x0_hat
 
 from __future__ import annotations
 
-
 import jax.numpy as jnp
 
 from diffjax.samplers.base import Method, exact_record, record
@@ -72,7 +71,9 @@ def unipc_step(ctx, state, i, t, t_next, key):
     # corrector for x_i, order min(p, i) (the predictor order used for this point)
     corrected = x
     for k in range(1, p + 1):
-        c_k = _update(x_prev, rec_prev, rec_t, l_prev, l_t, history[0][0], list(history[1:]), k, m_new)
+        c_k = _update(
+            x_prev, rec_prev, rec_t, l_prev, l_t, history[0][0], list(history[1:]), k, m_new
+        )
         corrected = jnp.where((i >= 1) & (jnp.minimum(i, p) == k), c_k, corrected)
     history = ((m_new, l_t),) + history[:-1]
     x_next = x
@@ -82,7 +83,6 @@ def unipc_step(ctx, state, i, t, t_next, key):
     x_next = jnp.where(rec_s.sigma == 0, m_new, x_next)
     memory = (corrected, t, history)
     return state._replace(x=x_next, memory=memory, nfe=state.nfe + 1)
-
 
 
 METHODS = {
