@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks.convergence_orders import CASES, COV, MEAN, T0, T1, fitted_order
 from diffjax import Denoiser, analytic
 from diffjax import schedules as S
 from diffjax.parameterisations import PARAMETERISATIONS
@@ -10,45 +11,10 @@ from diffjax.samplers import METHODS, SAMPLERS, prior_sample, sample, time_grid
 from diffjax.samplers.guidance import ClassifierFreeGuidance, ClipX0, DynamicThresholding
 from diffjax.samplers.likelihood import log_likelihood
 
-MEAN = jnp.array([0.5, -1.0])
-COV = jnp.array([[1.0, 0.3], [0.3, 0.5]])
 GAUSS = analytic.GaussianMixture(jnp.array([1.0]), MEAN[None], COV[None])
 VP = S.VPLinear()
-T0, T1 = 0.98, 0.02
 
-# (method, options, theoretical global order, grid). Third-order multistep methods are fitted
-# on the Karras grid: on a log-SNR-uniform grid their error ratios sit near 10 per halving
-# (slope ~3.3-3.5 up to N = 1024, a pre-asymptotic superconvergence of equal steps), while on
-# the Karras and quadratic grids they show 2.9-3.0 (DPM++ 3M) and 3.9-4.0 (UniPC-3).
-ORDERS = [
-    ("euler", {}, 1, "logsnr"),
-    ("ddim", {}, 1, "logsnr"),
-    ("midpoint", {}, 2, "logsnr"),
-    ("heun", {}, 2, "logsnr"),
-    ("rk4", {}, 4, "logsnr"),
-    ("dpm_solver", {"order": 1}, 1, "logsnr"),
-    ("dpm_solver", {"order": 2}, 2, "logsnr"),
-    ("dpm_solver", {"order": 3}, 3, "logsnr"),
-    ("dpmpp_2s", {}, 2, "logsnr"),
-    ("dpmpp_2m", {}, 2, "logsnr"),
-    ("dpmpp_3m", {}, 3, "karras"),
-    ("unipc", {"order": 1}, 2, "logsnr"),
-    ("unipc", {"order": 2}, 3, "logsnr"),
-    ("unipc", {"order": 3}, 4, "karras"),
-]
-
-
-def fitted_order(method, options, grid="logsnr", steps=(32, 64, 128, 256)):
-    """Slope of log max-error vs log N against the exact PF-ODE map of a 2-D Gaussian (float64)."""
-    den = analytic.exact_denoiser(GAUSS, VP)
-    x = jax.random.normal(jax.random.PRNGKey(0), (8, 2), jnp.float64)
-    ref = analytic.gaussian_pf_ode_map(MEAN, COV, x, VP(T0), VP(T1))
-    errs = []
-    for n in steps:
-        times = time_grid(VP, n, grid, t_start=T0, t_end=T1)
-        out = sample(den, x, times, method, schedule=VP, **options)
-        errs.append(float(jnp.max(jnp.abs(out.samples - ref))))
-    return -np.polyfit(np.log(steps), np.log(errs), 1)[0], errs
+ORDERS = [case[:4] for case in CASES if case[4]]
 
 
 @pytest.mark.parametrize("method,options,order,grid", ORDERS)
