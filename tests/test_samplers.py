@@ -228,3 +228,29 @@ def test_sampler_errors_list_choices():
     with pytest.raises(ValueError, match="grid='cosine' is not one of"):
         time_grid(VP, 10, "cosine")
     assert set(METHODS) | {"adaptive"} == set(SAMPLERS)
+
+
+def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
+    """grad log p(y | x_t) added to the mixture score is the score of component y (scale 1)."""
+    from diffjax.samplers.guidance import ClassifierGuidance
+
+    def log_prob(params, x, t, cond):
+        rec = VP(VP.clip(t))
+        alpha, sigma = (
+            jnp.broadcast_to(rec.alpha, x.shape[:1]),
+            jnp.broadcast_to(rec.sigma, x.shape[:1]),
+        )
+        log_n, _ = analytic._components(GMM2, x, alpha, sigma)
+        log_r = jax.nn.log_softmax(jnp.log(GMM2.weights) + log_n, axis=-1)
+        return jnp.take_along_axis(log_r, cond[:, None], 1)[:, 0]
+
+    guided = ClassifierGuidance(analytic.exact_denoiser(GMM2, VP), log_prob, VP, 1.0)
+    x = jax.random.normal(jax.random.PRNGKey(4), (6, 2), jnp.float64) * 2
+    labels = jnp.array([0, 1, 0, 1, 1, 0])
+    t = 0.4
+    _, eps = guided((None, None), x, t, labels)
+    rec = VP(t)
+    for k in (0, 1):
+        comp = analytic.GaussianMixture(jnp.ones(1), GMM2.means[k : k + 1], GMM2.covs[k : k + 1])
+        expected = -rec.sigma * analytic.score(comp, x, rec)
+        np.testing.assert_allclose(eps[labels == k], expected[labels == k], rtol=1e-9, atol=1e-12)

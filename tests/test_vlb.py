@@ -138,3 +138,28 @@ def test_full_bound_matches_closed_form_for_gaussian_data():
     assert abs(kl_part.mean() - expected) < 4 * kl_part.std() / np.sqrt(n)
     bpd = bits_per_dim(total, x0)
     np.testing.assert_allclose(bpd, total / (DIM * np.log(2)))
+
+
+def test_hybrid_loss_trains_only_the_variance_through_the_bound():
+    from diffjax.losses import hybrid_loss
+
+    s = S.DiscreteDDPM()
+    x0 = gaussian_data(jax.random.PRNGKey(2), 4)
+    x_i = 0.8 * x0 + 0.3
+    i = jnp.full((4,), 200)
+    v = jnp.full_like(x0, 0.2)
+    simple = jnp.ones(4)
+
+    def total(x0_hat, v):
+        return jnp.sum(hybrid_loss(simple, s, x0, x_i, i, x0_hat, v))
+
+    g_mean, g_var = jax.grad(total, argnums=(0, 1))(0.9 * x0, v)
+    np.testing.assert_allclose(g_mean, 0.0)  # the mean is stopped inside L_vlb
+    assert np.all(np.abs(np.asarray(g_var)) > 0)
+    term = vlb_term(s, x0, x_i, i, 0.9 * x0, "learned_range", v)
+    expected = simple + 1e-3 * 1000 * term / (
+        DIM * np.log(2)
+    )  # Nichol & Dhariwal: T/1000 x bits/dim
+    np.testing.assert_allclose(
+        hybrid_loss(simple, s, x0, x_i, i, 0.9 * x0, v), expected, rtol=1e-12
+    )
