@@ -1,0 +1,47 @@
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from diffjax import metrics
+
+
+def test_w2_equals_the_optimal_assignment():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) * 2 + 1
+    cost = ((x[:, None] - y[None]) ** 2).sum(-1)
+    r, c = linear_sum_assignment(cost)
+    np.testing.assert_allclose(metrics.wasserstein2(x, y), np.sqrt(cost[r, c].mean()), rtol=1e-10)
+    # translation: W2(x, x + v) = |v|
+    np.testing.assert_allclose(metrics.wasserstein2(x, x + np.array([3.0, 4.0])), 5.0, rtol=1e-10)
+
+
+def test_path_energy_of_straight_paths_is_w2_squared():
+    """Straight constant-speed optimal paths have energy W2^2, NPE 0, and straightness 0."""
+    rng = np.random.default_rng(1)
+    x0 = rng.normal(size=(200, 2))
+    x1 = x0 * 0.5 + np.array([2.0, -1.0])  # a monotone affine map is the optimal map
+    times = np.linspace(1.0, 0.0, 11)
+    traj = np.stack([x1 + (1 - t) * (x0 - x1) for t in times])  # from x1 at t = 1 to x0 at t = 0
+    v = np.diff(traj, axis=0) / np.diff(times)[:, None, None]
+    w2 = metrics.wasserstein2(x0, x1)
+    energy = metrics.path_energy(v, np.diff(times))
+    np.testing.assert_allclose(energy, w2**2, rtol=1e-9)
+    assert metrics.normalised_path_energy(energy, w2) < 1e-9
+    assert metrics.straightness(traj, times) < 1e-20
+    bent = traj + np.sin(np.pi * times)[:, None, None]
+    assert metrics.straightness(bent, times) > 1.0
+
+
+def test_mmd_separates_distributions():
+    rng = np.random.default_rng(2)
+    same = metrics.mmd(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)))
+    diff = metrics.mmd(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 0.5)
+    assert abs(same) < 0.01 and diff > 0.05
+
+
+def test_frechet_distance_closed_form():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(20000, 2)) * np.array([1.0, 2.0])
+    b = rng.normal(size=(20000, 2)) * np.array([3.0, 1.0]) + np.array([1.0, 0.0])
+    # diagonal Gaussians: |dmu|^2 + sum (s_a - s_b)^2 = 1 + (1 - 3)^2 + (2 - 1)^2 = 6
+    np.testing.assert_allclose(metrics.frechet_distance(a, b), 6.0, rtol=0.03)
+    np.testing.assert_allclose(metrics.frechet_distance(a, a), 0.0, atol=1e-6)
