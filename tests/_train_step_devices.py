@@ -1,0 +1,52 @@
+"""Run as a script with 8 fake CPU devices: prints the max |difference| between 3 train steps on
+8 devices and on 1 device (same data, same seed)."""
+
+import os
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["JAX_PLATFORMS"] = "cpu"
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from diffjax.data import sample_2d  # noqa: E402
+from diffjax.losses import make_flow_matching_loss  # noqa: E402
+from diffjax.networks import MLP  # noqa: E402
+from diffjax.training import data_mesh, init_train_state, make_optimizer, make_train_step  # noqa: E402
+
+
+def run(devices, method):
+    model = MLP(width=64, depth=3)
+    velocity = lambda p, x, t, c: model.apply(p, x, t)
+    fm = make_flow_matching_loss(velocity, method, 0.1)
+    loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
+    opt = make_optimizer("adamw", 1e-3, weight_decay=1e-5)
+    params = model.init(
+        jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32)
+    )
+    state = init_train_state(params, opt, jax.random.PRNGKey(1))
+    step = make_train_step(loss_fn, opt, ema=0.999, mesh=data_mesh(devices))
+    losses = []
+    for k in range(3):
+        batch = {
+            "data": jnp.asarray(sample_2d("8gaussians", 512, seed=k)),
+            "source": jnp.asarray(sample_2d("gaussian", 512, seed=100 + k)),
+        }
+        state, metrics = step(state, batch)
+        losses.append(float(metrics["loss"]))
+    return state, losses
+
+
+if __name__ == "__main__":
+    import sys
+
+    assert jax.device_count() == 8
+    for method in sys.argv[1:]:
+        many, l8 = run(jax.devices(), method)
+        one, l1 = run(jax.devices()[:1], method)
+        diff = max(
+            float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+            for a, b in zip(jax.tree.leaves(many.params), jax.tree.leaves(one.params), strict=True)
+        )
+        print(method, diff, np.max(np.abs(np.array(l8) - np.array(l1))))
