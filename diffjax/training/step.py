@@ -53,7 +53,7 @@ def make_train_step(
         params = optax.apply_updates(state.params, updates)
         d = ema_decay(state.step, ema, ema_warmup)
         ema_params = jax.tree.map(lambda e, p: d * e + (1 - d) * p, state.ema_params, params)
-        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
         return TrainState(params, ema_params, opt_state, state.step + 1, state.key), metrics
 
     def batch_sharding(batch):
