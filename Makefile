@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m experiments.core_demo --workdir runs/demo
+	$(PY) -m experiments.flow2d --config configs/flow2d.py --config.quick=True --workdir runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest
