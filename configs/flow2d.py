@@ -26,6 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.width = 64
     c.depth = 3
     c.euler_steps = 100
+    c.checkpoint_every = 1000  # steps; also saved at the end and on SIGTERM
     c.quick = False  # shrinks the job for smoke tests and the README demo
     c.quick_epochs = 60
     c.quick_num_test = 2000

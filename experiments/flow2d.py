@@ -22,6 +22,7 @@ from diffjax.networks import MLP
 from diffjax.samplers import sample
 from diffjax.schedules import RectifiedFlow
 from diffjax.training import init_train_state, make_optimizer, make_train_step
+from diffjax.training.checkpoint import Checkpointer
 
 
 def _datasets(config):
@@ -52,18 +53,31 @@ def train_and_evaluate(config, workdir: str) -> dict:
     state = init_train_state(params, opt, jax.random.fold_in(key, 1))
     step = make_train_step(loss_fn, opt, ema=0.0, ema_warmup=False)
     epochs = config.quick_epochs if config.quick else config.epochs
-    rng = np.random.default_rng(config.seed)
     per_epoch = config.num_train // config.batch_size
+    total = epochs * per_epoch
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=config.checkpoint_every)
+    ckpt.install_sigterm_handler()
+    if ckpt.latest_step() is not None:
+        state, _ = ckpt.restore(state)  # resume: the run continues exactly where it stopped
     start = time.perf_counter()
-    losses = []
-    for _ in range(epochs):
+    losses, orders = [], {}
+    while int(state.step) < total and not ckpt.should_stop():
+        k = int(state.step)
+        epoch, b = divmod(k, per_epoch)
+        if epoch not in orders:  # the data order is a function of (seed, epoch): resumable
+            rng = np.random.default_rng([config.seed, epoch])
+            orders = {epoch: (rng.permutation(config.num_train), rng.permutation(config.num_train))}
+        order_t, order_s = orders[epoch]
+        sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
         # source and target are shuffled independently: the coupling is the loss's job
-        order_t, order_s = rng.permutation(config.num_train), rng.permutation(config.num_train)
-        for b in range(per_epoch):
-            sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-            batch = {"data": tgt_train[order_t[sl]], "source": src_train[order_s[sl]]}
-            state, m = step(state, batch)
-        losses.append(float(m["loss"]))
+        state, m = step(state, {"data": tgt_train[order_t[sl]], "source": src_train[order_s[sl]]})
+        ckpt.save(k + 1, state, {"epoch": epoch})
+        if b == per_epoch - 1:
+            losses.append(float(m["loss"]))
+    ckpt.save(int(state.step), state, {"final": int(state.step) == total}, force=True)
+    ckpt.close()
+    if int(state.step) < total:  # stopped by SIGTERM after saving
+        raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
     train_time = time.perf_counter() - start
 
     # sample: Euler on the learned velocity from the source (t = 1) to the target (t = 0)
@@ -100,7 +114,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "sigma": sigma,
         "w2": w2,
         "npe": npe,
-        "final_loss": losses[-1],
+        "final_loss": losses[-1] if losses else None,
         "epochs": epochs,
         "train_seconds": train_time,
         "sample_seconds": sample_time,
