@@ -74,7 +74,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
         ckpt.save(k + 1, state, {"epoch": epoch})
         if b == per_epoch - 1:
             losses.append(float(m["loss"]))
-    ckpt.save(int(state.step), state, {"final": int(state.step) == total}, force=True)
+    if ckpt.latest_step() != int(state.step):  # the interval may have saved this step already
+        ckpt.save(int(state.step), state, {"final": int(state.step) == total}, force=True)
     ckpt.close()
     if int(state.step) < total:  # stopped by SIGTERM after saving
         raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
