@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax import metrics
+from diffjax import Denoiser, metrics
 from diffjax.data import TASKS, sample_2d
 from diffjax.losses import make_flow_matching_loss
 from diffjax.networks import MLP
@@ -84,14 +84,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
     # sample: Euler on the learned velocity from the source (t = 1) to the target (t = 0)
     sched = RectifiedFlow(t_min=0.0, t_max=1.0)
 
-    def flow_denoiser(params, x, t, cond=None):
-        u = velocity(params, x, jnp.broadcast_to(t, x.shape[:1]), None)
-        return x - t * u, x + (1 - t) * u  # (x0, eps) of the rectified-flow path given u
+    denoiser = Denoiser(velocity, sched, "velocity")  # the network predicts dx_t/dt
 
     grid = np.linspace(1.0, 0.0, config.euler_steps + 1)
     start = time.perf_counter()
     out = sample(
-        _Hashable(flow_denoiser),
+        denoiser,
         jnp.asarray(src_test),
         grid,
         "euler",
@@ -127,22 +125,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
         f.write(config.to_json(indent=2))
     _plot(traj, tgt_test, os.path.join(workdir, "samples.png"), results)
     return results
-
-
-class _Hashable:
-    """Wraps a module-level function as a hashable denoiser (a jit static argument)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, *args):
-        return self.fn(*args)
-
-    def __hash__(self):
-        return hash(self.fn.__code__)
-
-    def __eq__(self, other):
-        return isinstance(other, _Hashable) and self.fn.__code__ is other.fn.__code__
 
 
 def _plot(traj, target, path, results):
