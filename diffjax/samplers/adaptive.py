@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from diffjax._checks import check_choice
+from diffjax.samplers.base import pf_velocity
 
 OPTIONS = {"solver": "tsit5", "rtol": 1e-5, "atol": 1e-5, "max_steps": 4096}
 SOLVERS = ("tsit5", "dopri5")
@@ -29,9 +30,7 @@ def _solve(denoiser, schedule, options, params, x_init, grid, cond):
     t1 = jnp.maximum(t_last, schedule.t_min).astype(x_init.dtype)
 
     def field(t, x, args):
-        x0, eps = denoiser(params, x, t, cond)
-        rec = schedule(schedule.clip(t))
-        return rec.d_alpha * x0 + rec.d_sigma * eps
+        return pf_velocity(denoiser, schedule, params, x, t, cond)
 
     solver = diffrax.Tsit5() if opts["solver"] == "tsit5" else diffrax.Dopri5()
     sol = diffrax.diffeqsolve(

@@ -57,11 +57,18 @@ def exact_record(schedule: Schedule, t: Array) -> ScheduleRecord:
     return schedule(t)
 
 
-def velocity(ctx: StepContext, x: Array, t: Array) -> Array:
-    """Probability-flow velocity dx/dt = alpha' x0_hat + sigma' eps_hat (one network evaluation)."""
-    x0, eps = ctx.denoise(x, t)
-    rec = record(ctx.schedule, t)
+def pf_velocity(denoiser, schedule: Schedule, params, x: Array, t: Array, cond=None) -> Array:
+    """Probability-flow velocity dx/dt = alpha' x0_hat + sigma' eps_hat at t clipped to the
+    network domain (one network evaluation). Shared by the loop samplers, the adaptive solve and
+    the likelihood."""
+    x0, eps = denoiser(params, x, t, cond)
+    rec = record(schedule, t)
     return rec.d_alpha * x0 + rec.d_sigma * eps
+
+
+def velocity(ctx: StepContext, x: Array, t: Array) -> Array:
+    """`pf_velocity` inside a sampler step (the context carries params and cond)."""
+    return pf_velocity(lambda _p, y, s, _c: ctx.denoise(y, s), ctx.schedule, None, x, t)
 
 
 def noise_like(key: Array, x: Array) -> Array:

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from diffjax._checks import check_choice
+from diffjax.samplers.base import pf_velocity
 from diffjax.schedules import Schedule
 
 DIVERGENCES = ("exact", "hutchinson")
@@ -88,9 +89,7 @@ def _solve(
         probes = jax.random.normal(key, (num_probes,) + shape, x.dtype)
 
     def v(t, y):
-        x0, eps = denoiser(params, y, t, cond)
-        rec = schedule(schedule.clip(t))
-        return rec.d_alpha * x0 + rec.d_sigma * eps
+        return pf_velocity(denoiser, schedule, params, y, t, cond)
 
     def field(t, state, args):
         y, _ = state
