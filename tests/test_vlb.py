@@ -84,12 +84,13 @@ def test_prior_kl_closed_form():
     np.testing.assert_allclose(prior_kl(s, x0), per_dim.sum(1), rtol=1e-10)
 
 
-def test_discretized_gaussian_matches_scipy_and_normalises():
-    bins = (np.arange(256) / 255.0) * 2 - 1
+@pytest.mark.parametrize("levels", [256, 17])  # 8-bit images; sklearn digits (0..16)
+def test_discretized_gaussian_matches_scipy_and_normalises(levels):
+    bins = (np.arange(levels) / (levels - 1)) * 2 - 1
     mean, log_scale = 0.13, np.log(0.2)
     ll = np.asarray(
         discretized_gaussian_log_likelihood(
-            jnp.asarray(bins), jnp.asarray(mean), jnp.asarray(log_scale)
+            jnp.asarray(bins), jnp.asarray(mean), jnp.asarray(log_scale), levels
         )
     )
     norm = scipy.stats.norm(mean, 0.2)

@@ -87,14 +87,19 @@ def gaussian_kl(mean1: Array, logvar1: Array, mean2: Array, logvar2: Array) -> A
     )
 
 
-def discretized_gaussian_log_likelihood(x: Array, mean: Array, log_scale: Array) -> Array:
-    """Elementwise log P(bin of x) for 8-bit data scaled to [-1, 1] under N(mean, e^(2 log_scale)).
+def discretized_gaussian_log_likelihood(
+    x: Array, mean: Array, log_scale: Array, num_levels: int = 256
+) -> Array:
+    """Elementwise log P(bin of x) for data with `num_levels` levels scaled to [-1, 1] under
+    N(mean, e^(2 log_scale)).
 
-    Bins have width 2/255; the outermost bins extend to -inf and +inf (Ho et al. 2020, eq. 13).
+    Bins have width 2/(num_levels - 1) (2/255 for 8-bit images); the outermost bins extend to
+    -inf and +inf (Ho et al. 2020, eq. 13).
     """
+    half = 1.0 / (num_levels - 1)
     inv = jnp.exp(-log_scale)
-    upper = (x - mean + 1.0 / 255.0) * inv
-    lower = (x - mean - 1.0 / 255.0) * inv
+    upper = (x - mean + half) * inv
+    lower = (x - mean - half) * inv
     log_cdf_upper = jax.scipy.special.log_ndtr(upper)
     log_sf_lower = jax.scipy.special.log_ndtr(-lower)
     # log(Phi(upper) - Phi(lower)) computed on the side of the mean where it is accurate
@@ -103,7 +108,8 @@ def discretized_gaussian_log_likelihood(x: Array, mean: Array, log_scale: Array)
     )
     mid_left = log_sf_lower + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(-upper) - log_sf_lower))
     middle = jnp.where(lower > 0, mid_left, mid_right)
-    return jnp.where(x < -0.999, log_cdf_upper, jnp.where(x > 0.999, log_sf_lower, middle))
+    edge = 1.0 - half
+    return jnp.where(x < -edge, log_cdf_upper, jnp.where(x > edge, log_sf_lower, middle))
 
 
 def _sum_dims(a: Array) -> Array:
@@ -126,11 +132,13 @@ def vlb_term(
     x0_hat: Array,
     variance: str = "fixed_small",
     v: Array | None = None,
+    num_levels: int = 256,
 ) -> Array:
     """L_{i-1} per example in nats: the Gaussian KL for i >= 2, the decoder NLL L_0 for i = 1.
 
     Args: x0, x_i, x0_hat of shape (batch, ...); i integer timesteps of shape (batch,);
-    v the learned-range output (batch, ...) when variance='learned_range'.
+    v the learned-range output (batch, ...) when variance='learned_range'; num_levels the number
+    of data levels for the discretised decoder (256 for 8-bit images).
     """
     post = ddpm_posterior(schedule, i, x0.dtype)
     cx0, cxt = broadcast_to_data(post.coef_x0, x0), broadcast_to_data(post.coef_xt, x0)
@@ -140,7 +148,9 @@ def vlb_term(
         broadcast_to_data(model_log_variance(post, variance, v), x0), x0.shape
     )
     kl = _sum_dims(gaussian_kl(true_mean, true_logvar, model_mean, model_logvar))
-    nll = -_sum_dims(discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_logvar))
+    nll = -_sum_dims(
+        discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_logvar, num_levels)
+    )
     return jnp.where(jnp.asarray(i) == 1, nll, kl)
 
 
@@ -150,6 +160,7 @@ def ddpm_vlb(
     x0: Array,
     key: Array,
     variance: str = "fixed_small",
+    num_levels: int = 256,
 ) -> tuple[Array, Array]:
     """The full bound L_T + sum_i L_{i-1} per example (nats), one lax.scan over all T timesteps.
 
@@ -167,7 +178,9 @@ def ddpm_vlb(
         eps = jax.random.normal(k, x0.shape, x0.dtype)
         x_i = broadcast_to_data(rec.alpha, x0) * x0 + broadcast_to_data(rec.sigma, x0) * eps
         x0_hat, v = model_fn(x_i, t)
-        return None, vlb_term(schedule, x0, x_i, jnp.full((batch,), i), x0_hat, variance, v)
+        return None, vlb_term(
+            schedule, x0, x_i, jnp.full((batch,), i), x0_hat, variance, v, num_levels
+        )
 
     steps = jnp.arange(1, schedule.num_timesteps + 1)
     _, terms = jax.lax.scan(term, None, (steps, jax.random.split(key, steps.shape[0])))
