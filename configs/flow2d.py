@@ -27,6 +27,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.depth = 3
     c.euler_steps = 100
     c.checkpoint_every = 1000  # steps; also saved at the end and on SIGTERM
+    c.log_every = 100  # steps between metrics.jsonl / TensorBoard records
+    c.progress = True  # tqdm bar
     c.quick = False  # shrinks the job for smoke tests and the README demo
     c.quick_epochs = 60
     c.quick_num_test = 2000

@@ -2,7 +2,7 @@
 
 train_and_evaluate(config, workdir) trains the 3 x 64 SELU MLP with the named CFM loss (AdamW),
 integrates 100 Euler steps from the test source to t = 0, and writes results.json (W2, NPE, wall
-times), samples.png and the config to workdir. Run: see configs/flow2d.py.
+times), metrics.jsonl, tensorboard/, samples.png and the config to workdir. Run: see configs/flow2d.py.
 """
 
 from __future__ import annotations
@@ -19,10 +19,17 @@ from diffjax import Denoiser, metrics
 from diffjax.data import TASKS, sample_2d
 from diffjax.losses import make_flow_matching_loss
 from diffjax.networks import MLP
+from diffjax.plotting import plot_trajectories_2d
 from diffjax.samplers import sample
 from diffjax.schedules import RectifiedFlow
-from diffjax.training import init_train_state, make_optimizer, make_train_step
-from diffjax.training.checkpoint import Checkpointer
+from diffjax.training import (
+    Checkpointer,
+    MetricWriter,
+    init_train_state,
+    make_optimizer,
+    make_train_step,
+    train,
+)
 
 
 def _datasets(config):
@@ -55,29 +62,38 @@ def train_and_evaluate(config, workdir: str) -> dict:
     epochs = config.quick_epochs if config.quick else config.epochs
     per_epoch = config.num_train // config.batch_size
     total = epochs * per_epoch
+
+    def batches_from(first_step):
+        orders = {}
+        for k in range(first_step, total):
+            epoch, b = divmod(k, per_epoch)
+            if epoch not in orders:  # the data order is a function of (seed, epoch): resumable
+                rng = np.random.default_rng([config.seed, epoch])
+                orders = {
+                    epoch: (rng.permutation(config.num_train), rng.permutation(config.num_train))
+                }
+            order_t, order_s = orders[epoch]
+            sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            # source and target are shuffled independently: the coupling is the loss's job
+            yield {"data": tgt_train[order_t[sl]], "source": src_train[order_s[sl]]}
+
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=config.checkpoint_every)
     ckpt.install_sigterm_handler()
-    if ckpt.latest_step() is not None:
-        state, _ = ckpt.restore(state)  # resume: the run continues exactly where it stopped
+    writer = MetricWriter(workdir)
     start = time.perf_counter()
-    losses, orders = [], {}
-    while int(state.step) < total and not ckpt.should_stop():
-        k = int(state.step)
-        epoch, b = divmod(k, per_epoch)
-        if epoch not in orders:  # the data order is a function of (seed, epoch): resumable
-            rng = np.random.default_rng([config.seed, epoch])
-            orders = {epoch: (rng.permutation(config.num_train), rng.permutation(config.num_train))}
-        order_t, order_s = orders[epoch]
-        sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-        # source and target are shuffled independently: the coupling is the loss's job
-        state, m = step(state, {"data": tgt_train[order_t[sl]], "source": src_train[order_s[sl]]})
-        ckpt.save(k + 1, state, {"epoch": epoch})
-        if b == per_epoch - 1:
-            losses.append(float(m["loss"]))
-    if ckpt.latest_step() != int(state.step):  # the interval may have saved this step already
-        ckpt.save(int(state.step), state, {"final": int(state.step) == total}, force=True)
+    state, finished = train(
+        state,
+        step,
+        batches_from,
+        total,
+        checkpointer=ckpt,
+        writer=writer,
+        log_every=config.log_every,
+        progress=config.progress,
+    )
     ckpt.close()
-    if int(state.step) < total:  # stopped by SIGTERM after saving
+    writer.close()
+    if not finished:
         raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
     train_time = time.perf_counter() - start
 
@@ -113,7 +129,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "sigma": sigma,
         "w2": w2,
         "npe": npe,
-        "final_loss": losses[-1] if losses else None,
+        "final_loss": _last_logged(workdir, "loss"),
         "epochs": epochs,
         "train_seconds": train_time,
         "sample_seconds": sample_time,
@@ -123,30 +139,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
         json.dump(results, f, indent=2)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json(indent=2))
-    _plot(traj, tgt_test, os.path.join(workdir, "samples.png"), results)
+    plot_trajectories_2d(
+        os.path.join(workdir, "samples.png"),
+        traj,
+        tgt_test,
+        f"{config.method} {config.task}: W2 {w2:.3f}, NPE {npe:.3f}",
+    )
     return results
 
 
-def _plot(traj, target, path, results):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
-    n = min(2000, traj.shape[1])
-    for k in range(min(200, n)):
-        ax.plot(traj[:, k, 0], traj[:, k, 1], color="0.8", lw=0.4, zorder=0)
-    ax.scatter(target[:n, 0], target[:n, 1], s=2, c="tab:orange", label="test target")
-    ax.scatter(traj[-1, :n, 0], traj[-1, :n, 1], s=2, c="tab:blue", label="samples")
-    ax.scatter(traj[0, :n, 0], traj[0, :n, 1], s=1, c="0.5", label="source")
-    ax.set_title(
-        f"{results['method']} {results['task']}: W2 {results['w2']:.3f}, NPE {results['npe']:.3f}"
-    )
-    ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def _last_logged(workdir: str, key: str):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return records[-1][key] if records else None
 
 
 def main(argv):

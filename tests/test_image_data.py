@@ -64,8 +64,13 @@ def test_batches_visit_every_example_once_per_epoch():
 
 
 @pytest.mark.parametrize(
-    "name,shape", [("mnist", (28, 28, 1)), ("fashion_mnist", (28, 28, 1)),
-                   ("cifar10", (32, 32, 3)), ("celeb_a", (64, 64, 3))]
+    "name,shape",
+    [
+        ("mnist", (28, 28, 1)),
+        ("fashion_mnist", (28, 28, 1)),
+        ("cifar10", (32, 32, 3)),
+        ("celeb_a", (64, 64, 3)),
+    ],
 )
 def test_tfds_sources_through_mock_data(name, shape):
     tfds = pytest.importorskip("tensorflow_datasets")

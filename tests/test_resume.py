@@ -1,5 +1,6 @@
 """A run killed with SIGKILL and resumed ends bit-identical to the uninterrupted run."""
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,8 @@ ARGS = [
     "--config.quick_num_test=256",
     "--config.euler_steps=5",
     "--config.checkpoint_every=16",  # 192 steps: the last periodic save is the final step
+    "--config.log_every=16",
+    "--config.progress=False",
 ]
 
 
@@ -68,3 +71,9 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     assert step_a == step_b == 12 * 16
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    # the resumed run's metrics log reads as the uninterrupted one's: same steps, same losses
+    log_a, log_b = (
+        [(r["step"], r["loss"]) for r in map(json.loads, open(d / "metrics.jsonl"))]
+        for d in (straight, killed)
+    )
+    assert log_a == log_b and len(log_a) == 12

@@ -53,3 +53,70 @@ def test_ema_warmup_and_optimizer_errors():
         make_optimizer("adam", lr_schedule="cosine")
     warm = make_optimizer("adam", 1.0, warmup_steps=10, grad_clip=1.0)
     assert warm.init({"w": jnp.zeros(2)}) is not None
+
+
+def _quadratic_setup():
+    loss_fn = lambda p, batch, key: jnp.sum((p["w"][None] - batch) ** 2, axis=1)
+    opt = make_optimizer("adam", 0.05)
+    state = init_train_state({"w": jnp.zeros(2, jnp.float32)}, opt, jax.random.PRNGKey(0))
+    step = make_train_step(loss_fn, opt, ema=0.9)
+    batches_from = lambda k: (np.full((4, 2), float(s % 3), np.float32) for s in range(k, 10**6))
+    return state, step, batches_from
+
+
+def test_loop_logs_hooks_and_resumes_like_one_run(tmp_path):
+    import json
+
+    from diffjax.training import Checkpointer, Hook, MetricWriter, train
+
+    calls = []
+    hook = Hook(every=4, fn=lambda s, st: calls.append(s) or {"eval": float(s)})
+    state, step, batches_from = _quadratic_setup()
+    ref, finished = train(
+        state,
+        step,
+        batches_from,
+        10,
+        writer=MetricWriter(str(tmp_path / "a")),
+        log_every=3,
+        hooks=(hook,),
+        progress=False,
+    )
+    assert finished and int(ref.step) == 10 and calls == [4, 8, 10]
+    records = [json.loads(line) for line in open(tmp_path / "a" / "metrics.jsonl")]
+    assert [r["step"] for r in records if "loss" in r] == [3, 6, 9, 10]
+    assert [r["eval"] for r in records if "eval" in r] == [4.0, 8.0, 10.0]
+    assert os.listdir(tmp_path / "a" / "tensorboard")  # an event file
+
+    # 7 steps with a checkpoint every 3 (last at 6), a stale log past it, then resume to 10
+    state, step, batches_from = _quadratic_setup()
+    ckpt = Checkpointer(str(tmp_path / "b" / "ckpt"), every=3, async_save=False)
+    writer = MetricWriter(str(tmp_path / "b"))
+    train(
+        state, step, batches_from, 7, checkpointer=ckpt, writer=writer, log_every=3, progress=False
+    )
+    ckpt.manager.delete(7)  # as if killed between the step-6 checkpoint and the end
+    writer.write_scalars(7, {"loss": -1.0})
+    state, step, batches_from = _quadratic_setup()
+    out, _ = train(
+        state, step, batches_from, 10, checkpointer=ckpt, writer=writer, log_every=3, progress=False
+    )
+    ckpt.close()
+    for x, y in zip(jax.tree.leaves(out), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    resumed = [json.loads(line) for line in open(tmp_path / "b" / "metrics.jsonl")]
+    # the records past the step-6 checkpoint (7 and the stale one) are gone; the rest match run a
+    assert [(r["step"], r["loss"]) for r in resumed] == [
+        (r["step"], r["loss"]) for r in records if "loss" in r
+    ]
+
+
+def test_loop_stops_after_sigterm_with_a_checkpoint(tmp_path):
+    from diffjax.training import Checkpointer, train
+
+    state, step, batches_from = _quadratic_setup()
+    ckpt = Checkpointer(str(tmp_path / "ckpt"), every=100, async_save=False)
+    ckpt._sigterm = True  # what the SIGTERM handler sets
+    out, finished = train(state, step, batches_from, 10, checkpointer=ckpt, progress=False)
+    assert not finished and ckpt.latest_step() == int(out.step) == 0
+    ckpt.close()

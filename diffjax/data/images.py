@@ -87,7 +87,9 @@ def load_npz(
         raise FileNotFoundError(f"path={path!r}: no such .npz file.")
     with np.load(path) as f:
         if images_key not in f:
-            raise KeyError(f"images_key={images_key!r} is not in {path}; it holds {list(f.keys())}.")
+            raise KeyError(
+                f"images_key={images_key!r} is not in {path}; it holds {list(f.keys())}."
+            )
         images = f[images_key]
         labels = f[labels_key] if labels_key and labels_key in f else None
     if images.ndim == 3:
@@ -195,4 +197,3 @@ def batches(
     if transform is not None:
         ds = ds.map(transform)
     return ds.batch(local, drop_remainder=True)
-

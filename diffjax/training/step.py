@@ -62,6 +62,16 @@ def make_train_step(
     jitted = {}
 
     def run(state: TrainState, batch):
+        """batch: global arrays, or with several processes this host's rows (numpy)."""
+        if jax.process_count() > 1:
+            batch = jax.tree.map(
+                lambda x: (
+                    x
+                    if isinstance(x, jax.Array)
+                    else jax.make_array_from_process_local_data(sharded, np.asarray(x))
+                ),
+                batch,
+            )
         struct = jax.tree.structure(batch)
         if struct not in jitted:
             jitted[struct] = jax.jit(

@@ -1,0 +1,92 @@
+"""The training loop: resume, steps, checkpoints, metrics, progress bar and periodic hooks.
+
+Every experiment runs the same loop; what differs is the step function, the batches and the hooks
+(evaluation, sample grids). The Python loop only dispatches jitted steps: metrics stay on the
+device and are averaged and fetched every `log_every` steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from diffjax.training.checkpoint import Checkpointer
+from diffjax.training.metric_writer import MetricWriter
+from diffjax.training.state import TrainState
+
+
+class Hook(NamedTuple):
+    """fn(step, state) -> dict of scalars to log (or None), run every `every` steps and at the end."""
+
+    every: int
+    fn: Callable[[int, TrainState], dict | None]
+
+
+def train(
+    state: TrainState,
+    step_fn: Callable,
+    batches_from: Callable[[int], Iterable],
+    num_steps: int,
+    *,
+    checkpointer: Checkpointer | None = None,
+    writer: MetricWriter | None = None,
+    log_every: int = 100,
+    hooks: tuple[Hook, ...] = (),
+    progress: bool = True,
+) -> tuple[TrainState, bool]:
+    """Trains from the latest checkpoint (or `state`) up to `num_steps`; returns (state, finished).
+
+    batches_from(k) iterates the batches of steps k, k + 1, ... (a function of (seed, step), so a
+    resumed run sees the same batches). finished is False when SIGTERM stopped the run (after a
+    save); rerunning resumes it.
+    """
+    if checkpointer is not None and checkpointer.latest_step() is not None:
+        state, _ = checkpointer.restore(state)
+    step = int(state.step)
+    if writer is not None:
+        writer.rewind(step)
+    bar = tqdm(
+        total=num_steps,
+        initial=step,
+        disable=not progress or jax.process_index() != 0,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    )
+    pending, t_log, step_log = [], time.perf_counter(), step
+    batches = iter(batches_from(step))
+    while step < num_steps:
+        if checkpointer is not None and checkpointer.should_stop():
+            break
+        state, metrics = step_fn(state, next(batches))
+        step += 1
+        pending.append(metrics)
+        bar.update(1)
+        if checkpointer is not None:
+            checkpointer.save(step, state)
+        if step % log_every == 0 or step == num_steps:
+            fetched = jax.device_get(pending)  # one transfer per log interval
+            scalars = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+            now = time.perf_counter()
+            scalars["steps_per_sec"] = (step - step_log) / (now - t_log)
+            pending, t_log, step_log = [], now, step
+            bar.set_postfix(
+                loss=f"{scalars['loss']:.4g}", steps_s=f"{scalars['steps_per_sec']:.1f}"
+            )
+            if writer is not None:
+                writer.write_scalars(step, scalars)
+        for hook in hooks:
+            if step % hook.every == 0 or step == num_steps:
+                out = hook.fn(step, state)
+                if writer is not None and out:
+                    writer.write_scalars(step, out)
+    bar.close()
+    if checkpointer is not None and checkpointer.latest_step() != step:
+        checkpointer.save(step, state, {"finished": step >= num_steps}, force=True)
+    if writer is not None:
+        writer.flush()
+    return state, step >= num_steps
