@@ -28,6 +28,7 @@ from diffjax.training import (
     init_train_state,
     make_optimizer,
     make_train_step,
+    read_metrics,
     train,
 )
 
@@ -129,7 +130,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "sigma": sigma,
         "w2": w2,
         "npe": npe,
-        "final_loss": _last_logged(workdir, "loss"),
+        "final_loss": next(
+            (r["loss"] for r in reversed(read_metrics(workdir)) if "loss" in r), None
+        ),
         "epochs": epochs,
         "train_seconds": train_time,
         "sample_seconds": sample_time,
@@ -146,12 +149,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
         f"{config.method} {config.task}: W2 {w2:.3f}, NPE {npe:.3f}",
     )
     return results
-
-
-def _last_logged(workdir: str, key: str):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    return records[-1][key] if records else None
 
 
 def main(argv):

@@ -2,7 +2,7 @@
 
 from diffjax.training.checkpoint import Checkpointer
 from diffjax.training.loop import Hook, train
-from diffjax.training.metric_writer import MetricWriter
+from diffjax.training.metric_writer import MetricWriter, read_metrics
 from diffjax.training.state import TrainState, ema_decay, init_train_state, make_optimizer
 from diffjax.training.step import data_mesh, make_train_step
 
@@ -16,5 +16,6 @@ __all__ = [
     "init_train_state",
     "make_optimizer",
     "make_train_step",
+    "read_metrics",
     "train",
 ]

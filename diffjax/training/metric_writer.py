@@ -69,3 +69,12 @@ class MetricWriter:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    """The records of <workdir>/metrics.jsonl, in order ([] if there is none)."""
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
