@@ -1,7 +1,7 @@
 """DDPM (Ho et al. 2020) on sklearn digits: the base config of the image-diffusion experiments.
 
 Launch: python -m experiments.ddpm_images --config configs/ddpm_digits.py --workdir runs/ddpm_digits
-Quick smoke run: --config.quick=True (a few hundred steps, 64 samples, a 50-timestep bound).
+Quick smoke run: --config.quick=True (300 steps; 64 samples; the bound on 64 held-out digits).
 Protocol: T = 1000 linear betas 1e-4..0.02, eps prediction, L_simple (uniform discrete timesteps),
 Adam, EMA; ancestral sampling with sigma_t^2 = beta_t over all 1000 steps. Evaluated on the 297
 held-out digits: Frechet distance in the in-project digits classifier's feature space (samples
