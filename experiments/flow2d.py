@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffjax import Denoiser, metrics
+from diffjax.couplings import exact_ot_pairs_on_host
 from diffjax.data import TASKS, sample_2d
 from diffjax.losses import make_flow_matching_loss
 from diffjax.networks import MLP
@@ -53,7 +54,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     model = MLP(width=config.width, depth=config.depth)
     velocity = lambda p, x, t, c: model.apply(p, x, t)
     sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
-    fm = make_flow_matching_loss(velocity, config.method, sigma)
+    host_ot = config.couple_on_host and config.method == "otcfm"
+    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
+    fm = make_flow_matching_loss(velocity, "icfm" if host_ot else config.method, sigma)
     loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
     opt = make_optimizer("adamw", config.learning_rate, weight_decay=config.weight_decay)
     key = jax.random.PRNGKey(config.seed)
@@ -76,7 +79,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
             order_t, order_s = orders[epoch]
             sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
             # source and target are shuffled independently: the coupling is the loss's job
-            yield {"data": tgt_train[order_t[sl]], "source": src_train[order_s[sl]]}
+            data, source = tgt_train[order_t[sl]], src_train[order_s[sl]]
+            if host_ot:
+                source = exact_ot_pairs_on_host(data, source)
+            yield {"data": data, "source": source}
 
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=config.checkpoint_every)
     ckpt.install_sigterm_handler()

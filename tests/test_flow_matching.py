@@ -111,6 +111,17 @@ def test_exact_ot_equals_scipy_assignment(solver, n):
         )  # beats the independent coupling
 
 
+def test_host_pairs_equal_the_in_step_coupling():
+    kx, ky = jax.random.split(jax.random.PRNGKey(5))
+    x = jax.random.normal(kx, (128, 2), jnp.float64)
+    y = jax.random.normal(ky, (128, 2), jnp.float64) + 3
+    perm = np.asarray(couplings.exact_ot_assignment(x, y))
+    paired = couplings.exact_ot_pairs_on_host(np.asarray(x), np.asarray(y))
+    np.testing.assert_array_equal(paired, np.asarray(y)[perm])
+    with pytest.raises(ValueError, match="equal batch sizes"):
+        couplings.exact_ot_pairs_on_host(np.asarray(x), np.asarray(y)[:5])
+
+
 def test_sinkhorn_marginals_and_sampling():
     kx, ky = jax.random.split(jax.random.PRNGKey(0))
     x = jax.random.normal(kx, (128, 2))
