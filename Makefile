@@ -3,7 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+.PHONY: demo test lint peers bench-peers clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,8 +20,21 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# the PyTorch peers (CPU torch, diffusers, torchcfm, k-diffusion) in their own venv, for benchmarks/
+$(PEERS_STAMP): pyproject.toml benchmarks/requirements-peers.txt
+	python3 -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --upgrade pip
+	$(PEERS)/bin/python -m pip install -q -e . -r benchmarks/requirements-peers.txt
+	$(PEERS)/bin/python -m pip install -q --no-deps k-diffusion==0.1.1.post1
+	touch $(PEERS_STAMP)
+
+peers: $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+	$(PEERS)/bin/python -m benchmarks.peer_agreement --out docs/peer_agreement.md
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(PEERS) runs

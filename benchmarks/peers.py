@@ -1,0 +1,78 @@
+"""The PyTorch peers, set up once for every peer benchmark (needs benchmarks/requirements-peers.txt).
+
+- `mlp_pair`: the same 3 x 64 SELU MLP on (x, t) as a Flax module and as a torch module, with the
+  torch weights copied from the Flax parameters.
+- `k_diffusion_sampling()`: k-diffusion's sampling module loaded on its own (the package import
+  needs torchvision, which has no working CPU build here; sampling only uses its small utils helpers).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffjax.networks import MLP
+
+
+def mlp_pair(dim: int, width: int = 64, depth: int = 3, seed: int = 0):
+    """(flax MLP, its params, an equal torch module) for inputs x (batch, dim), t (batch,)."""
+    import torch
+
+    model = MLP(width=width, depth=depth)
+    params = model.init(
+        jax.random.PRNGKey(seed), jnp.zeros((1, dim), jnp.float32), jnp.zeros((1,), jnp.float32)
+    )
+
+    class TorchMLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            sizes = [dim + 1] + [width] * depth + [dim]
+            self.layers = torch.nn.ModuleList(
+                torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            )
+
+        def forward(self, x, t):
+            h = torch.cat([x, t.reshape(-1, 1).to(x.dtype).expand(x.shape[0], 1)], dim=-1)
+            for layer in self.layers[:-1]:
+                h = torch.nn.functional.selu(layer(h))
+            return self.layers[-1](h)
+
+    net = TorchMLP()
+    dense = [params["params"][f"Dense_{i}"] for i in range(depth + 1)]
+    with torch.no_grad():
+        for layer, p in zip(net.layers, dense, strict=True):
+            layer.weight.copy_(torch.from_numpy(np.asarray(p["kernel"]).T.copy()))
+            layer.bias.copy_(torch.from_numpy(np.asarray(p["bias"]).copy()))
+    return model, params, net.eval()
+
+
+def k_diffusion_sampling():
+    """Imports k_diffusion/sampling.py without k_diffusion/__init__.py."""
+    if "k_diffusion.sampling" in sys.modules:
+        return sys.modules["k_diffusion.sampling"]
+    spec = importlib.util.find_spec("k_diffusion")
+    if spec is None:
+        raise ImportError("k-diffusion is not installed: see benchmarks/requirements-peers.txt.")
+    root = spec.submodule_search_locations[0]
+    package = types.ModuleType("k_diffusion")
+    package.__path__ = [root]
+    sys.modules["k_diffusion"] = package
+    if "torchvision" not in sys.modules:  # utils imports it for image helpers only; the wheel that
+        # pip resolves next to the CPU torch fails to import ("torchvision::nms does not exist")
+        for name in ("torchvision", "torchvision.transforms", "torchvision.transforms.functional"):
+            sys.modules.setdefault(name, types.ModuleType(name))
+        sys.modules["torchvision.transforms"].functional = sys.modules[
+            "torchvision.transforms.functional"
+        ]
+    for sub in ("utils", "sampling"):
+        s = importlib.util.spec_from_file_location(f"k_diffusion.{sub}", f"{root}/{sub}.py")
+        module = importlib.util.module_from_spec(s)
+        sys.modules[f"k_diffusion.{sub}"] = module
+        s.loader.exec_module(module)
+        setattr(package, sub, module)
+    return sys.modules["k_diffusion.sampling"]
