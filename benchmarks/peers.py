@@ -62,17 +62,24 @@ def k_diffusion_sampling():
     package = types.ModuleType("k_diffusion")
     package.__path__ = [root]
     sys.modules["k_diffusion"] = package
-    if "torchvision" not in sys.modules:  # utils imports it for image helpers only; the wheel that
-        # pip resolves next to the CPU torch fails to import ("torchvision::nms does not exist")
-        for name in ("torchvision", "torchvision.transforms", "torchvision.transforms.functional"):
-            sys.modules.setdefault(name, types.ModuleType(name))
-        sys.modules["torchvision.transforms"].functional = sys.modules[
-            "torchvision.transforms.functional"
-        ]
-    for sub in ("utils", "sampling"):
-        s = importlib.util.spec_from_file_location(f"k_diffusion.{sub}", f"{root}/{sub}.py")
-        module = importlib.util.module_from_spec(s)
-        sys.modules[f"k_diffusion.{sub}"] = module
-        s.loader.exec_module(module)
-        setattr(package, sub, module)
+    # utils imports torchvision for image helpers only; the wheel that pip resolves next to the CPU
+    # torch fails to import ("torchvision::nms does not exist"): stand-ins while utils loads
+    stand_ins = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional")
+    saved = {name: sys.modules.pop(name, None) for name in stand_ins}
+    for name in stand_ins:
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["torchvision.transforms"].functional = sys.modules[stand_ins[2]]
+    try:
+        for sub in ("utils", "sampling"):
+            s = importlib.util.spec_from_file_location(f"k_diffusion.{sub}", f"{root}/{sub}.py")
+            module = importlib.util.module_from_spec(s)
+            sys.modules[f"k_diffusion.{sub}"] = module
+            s.loader.exec_module(module)
+            setattr(package, sub, module)
+    finally:  # others (diffusers) look torchvision up later: leave no stand-in behind
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
     return sys.modules["k_diffusion.sampling"]

@@ -1,0 +1,156 @@
+"""Benchmark 2: sampling speed against the diffusers scheduler loop and k-diffusion, same network.
+
+The 3 x 64 SELU MLP of benchmarks/peers.py (eps prediction, DDPM linear schedule, 'trailing'
+timesteps) on 2-D points in float32 on this CPU, both libraries with every core. Each entry is
+samples per second (best of `--repeats` timed runs after a warm-up; diffjax's one-off compile time
+is reported apart). Ratios are diffjax / peer from the same run. Also: one network evaluation at
+each batch against its FLOP floor (matmul FLOPs / the measured jitted f32 matmul peak).
+
+    .venv-peers/bin/python -m benchmarks.peer_sampling_speed [--out docs/peer_sampling_speed.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.peer_agreement import diffusers_loop, diffusers_schedulers
+from benchmarks.peers import k_diffusion_sampling, mlp_pair
+from diffjax import Denoiser
+from diffjax.samplers import sample, time_grid
+from diffjax.schedules import DiscreteDDPM
+
+DIM, T, WIDTH, DEPTH = 2, 1000, 64, 3
+# (label, diffusers scheduler, k-diffusion sampler, diffjax method); NFE per step 1 for all three
+METHODS = (
+    ("Euler / DDIM", "euler", "sample_euler", "ddim"),
+    ("DPM-Solver++(2M)", "dpmpp_2m", "sample_dpmpp_2m", "dpmpp_2m"),
+)
+
+
+def best_time(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_peak(repeats: int = 5) -> float:
+    """Measured jitted float32 matmul FLOP/s (2048^3): the denominator of the FLOP floor."""
+    a = jnp.ones((2048, 2048), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    return 2 * 2048**3 / best_time(lambda: jax.block_until_ready(f(a)), repeats)
+
+
+def mlp_flops(batch: int) -> int:
+    sizes = [DIM + 1] + [WIDTH] * DEPTH + [DIM]
+    return 2 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def k_diffusion_denoiser(net, schedule):
+    import torch
+
+    abar = np.exp(np.asarray(schedule.log_alpha_bar(jnp.asarray(np.arange(1, T + 1) / T))))
+    log_table = torch.tensor(np.log(np.sqrt((1 - abar) / abar)), dtype=torch.float32)
+
+    def denoiser(x, sigma):
+        index = torch.argmin((log_table[None] - sigma.log()[:, None]).abs(), dim=1)
+        eps = net(x / torch.sqrt(sigma**2 + 1.0)[:, None], index.float())
+        return x - sigma[:, None] * eps
+
+    return denoiser, log_table.exp()
+
+
+def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
+    import torch
+
+    model, params, net = mlp_pair(DIM)
+    schedule = DiscreteDDPM(num_timesteps=T)
+    den = Denoiser(
+        lambda p, x, t, c: model.apply(p, x, t), schedule, "eps", noise_conditioning="ddpm_index"
+    )
+    kd = k_diffusion_sampling()
+    kd_den, sigma_table = k_diffusion_denoiser(net, schedule)
+    peak = matmul_peak()
+    rows, evals = [], []
+    for batch in batches:
+        x_np = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (batch, DIM)), np.float32)
+        x_jax, x_t = jnp.asarray(x_np), torch.from_numpy(x_np)
+        t_in = jnp.zeros((batch,), jnp.float32)
+        apply = jax.jit(lambda p, x: model.apply(p, x, t_in))
+        ours_eval = best_time(lambda: jax.block_until_ready(apply(params, x_jax)), 20)
+        with torch.no_grad():
+            theirs_eval = best_time(lambda: net(x_t, torch.zeros(batch)), 20)
+        floor = mlp_flops(batch) / peak
+        evals.append((batch, ours_eval, theirs_eval, floor))
+        for n in steps:
+            grid = time_grid(schedule, n, "trailing")
+            steps_1b = np.round(grid[:-1] * T).astype(int)
+            sigmas = torch.cat([sigma_table[steps_1b - 1], torch.zeros(1)])
+            for label, dname, kname, method in METHODS:
+                run_ours = lambda: jax.block_until_ready(
+                    sample(den, x_jax, grid, method, params=params).samples
+                )
+                start = time.perf_counter()
+                run_ours()
+                compile_s = time.perf_counter() - start
+                ours = best_time(run_ours, repeats)
+                sched = diffusers_schedulers()[dname]()
+                theirs_d = best_time(lambda: diffusers_loop(sched, net, x_np, n), repeats)
+                with torch.no_grad():
+                    theirs_k = best_time(
+                        lambda: getattr(kd, kname)(kd_den, x_t * sigmas[0], sigmas, disable=True),
+                        repeats,
+                    )
+                rows.append((label, batch, n, ours, theirs_d, theirs_k, compile_s))
+    return rows, evals, peak
+
+
+def tables(rows, evals, peak) -> str:
+    lines = [
+        "| method | batch | NFE | diffjax samples/s | diffusers samples/s | k-diffusion samples/s "
+        "| vs diffusers | vs k-diffusion | diffjax ms/step | diffusers ms/step | compile s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, batch, n, ours, d, k, c in rows:
+        lines.append(
+            f"| {label} | {batch} | {n} | {batch / ours:,.0f} | {batch / d:,.0f} | {batch / k:,.0f} "
+            f"| {d / ours:.1f}x | {k / ours:.1f}x | {1e3 * ours / n:.3f} | {1e3 * d / n:.3f} "
+            f"| {c:.2f} |"
+        )
+    lines += [
+        "",
+        f"One network evaluation (measured matmul peak {peak / 1e9:.0f} GFLOP/s):",
+        "",
+        "| batch | diffjax ms | torch ms | FLOP floor ms | diffjax / floor |",
+        "|---|---|---|---|---|",
+    ]
+    for batch, ours, theirs, floor in evals:
+        lines.append(
+            f"| {batch} | {1e3 * ours:.3f} | {1e3 * theirs:.3f} | {1e3 * floor:.3f} "
+            f"| {ours / floor:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    text = tables(*run(repeats=args.repeats))
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
