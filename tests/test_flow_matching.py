@@ -155,3 +155,24 @@ def test_couplings_keep_labels_paired():
     setup = flow_matching_setup("otcfm", 0.1)
     xd, xs, _, _, _ = _paired_batch(jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot")
     assert float(jnp.sum((xd - xs) ** 2)) < float(jnp.sum((x_data - x_source) ** 2))
+
+
+def test_coupling_override_sinkhorn_approaches_exact_ot():
+    """OT-CFM with a small-epsilon Sinkhorn coupling pairs points almost as the exact plan does."""
+    kx, ky, kl = jax.random.split(jax.random.PRNGKey(3), 3)
+    x = jax.random.normal(kx, (64, 2), jnp.float64)
+    y = jax.random.normal(ky, (64, 2), jnp.float64) + 2.0
+    velocity = lambda p, x_t, t, c: jnp.zeros_like(x_t)
+    exact = make_flow_matching_loss(velocity, "otcfm", 0.0)(None, x, y, kl)
+    approx = make_flow_matching_loss(velocity, "otcfm", 0.0, coupling="sinkhorn", epsilon=0.01)(
+        None, x, y, kl
+    )
+    indep = make_flow_matching_loss(velocity, "icfm", 0.0)(None, x, y, kl)
+    # with v = 0 the loss is the mean squared pair distance / dims (pairs sampled from the plan,
+    # with replacement, so not a permutation: close to the exact cost, far below independent)
+    e, a, i = float(exact.mean()), float(approx.mean()), float(indep.mean())
+    assert abs(a - e) < 0.15 * e and a < 0.8 * i, (e, a, i)
+    with pytest.raises(ValueError, match="needs epsilon"):
+        make_flow_matching_loss(velocity, "otcfm", coupling="sinkhorn")
+    with pytest.raises(ValueError, match="coupling='ot' is not one of"):
+        make_flow_matching_loss(velocity, "otcfm", coupling="ot")

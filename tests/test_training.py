@@ -21,7 +21,7 @@ def test_eight_fake_devices_give_the_same_step_as_one():
         [sys.executable, script, *methods], capture_output=True, text=True, env=env, timeout=300
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    lines = [line.split() for line in out.stdout.strip().splitlines()[-len(methods):]]
+    lines = [line.split() for line in out.stdout.strip().splitlines()[-len(methods) :]]
     assert [name for name, *_ in lines] == methods
     for _, param_diff, loss_diff in lines:
         assert float(param_diff) <= 1e-6 and float(loss_diff) <= 1e-6

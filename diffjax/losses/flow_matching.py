@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from diffjax._checks import check_choice, check_same_shape
-from diffjax.couplings import couple
+from diffjax.couplings import COUPLINGS, couple
 from diffjax.parameterisations import broadcast_to_data
 from diffjax.schedules import LipmanFM, RectifiedFlow, Schedule
 
@@ -104,13 +104,22 @@ def make_flow_matching_loss(
     sigma: float = 0.1,
     *,
     ot_solver: str = "pot",
+    coupling: str | None = None,
+    epsilon: float | None = None,
 ) -> Callable[..., Array]:
     """Returns loss(params, x_data, x_source, key, cond=None) -> (batch,) of ||v(x_t, t) - u_t||^2.
 
     velocity_fn(params, x_t, t, cond) predicts dx_t/dt (t = 0 data). The mean is over data
     dimensions. Couplings permute the batch and carry `cond` (labels) with the data.
+    coupling / epsilon replace the method's own (e.g. OT-CFM with coupling='sinkhorn',
+    epsilon=0.05: the entropic approximation of its exact coupling, on the device).
     """
     setup = flow_matching_setup(method, sigma)
+    if coupling is not None:
+        check_choice("coupling", coupling, COUPLINGS)
+        if coupling == "sinkhorn" and epsilon is None:
+            raise ValueError("coupling='sinkhorn' needs epsilon (absolute, on squared distances).")
+        setup = setup._replace(coupling=coupling, epsilon=epsilon)
 
     def loss(params, x_data: Array, x_source: Array, key: Array, cond=None) -> Array:
         x_data, x_source, cond, t, z = _paired_batch(key, x_data, x_source, cond, setup, ot_solver)
