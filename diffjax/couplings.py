@@ -104,10 +104,21 @@ def sinkhorn_plan(
 
 
 def sample_plan(key: Array, plan: Array, num: int) -> tuple[Array, Array]:
-    """Draws `num` index pairs (i, j) with probability plan[i, j] (with replacement)."""
-    flat = jnp.log(jnp.maximum(plan.reshape(-1), 0.0))
-    k = jax.random.categorical(key, flat, shape=(num,))
-    return k // plan.shape[1], k % plan.shape[1]
+    """Draws `num` index pairs (i, j) with probability plan[i, j] (with replacement).
+
+    Two inverse-CDF stages, i from the row sums then j from row i: O(num n) work. (Gumbel-max over
+    the flattened n x n plan, `jax.random.categorical`, draws num n^2 variates: 6.9 s at n = 512
+    on this CPU against a 69 ms Sinkhorn solve.)
+    """
+    plan = jnp.maximum(plan, 0.0)
+    key_i, key_j = jax.random.split(key)
+    rows = jnp.cumsum(jnp.sum(plan, axis=1))
+    u = jax.random.uniform(key_i, (num,), rows.dtype) * rows[-1]
+    i = jnp.minimum(jnp.searchsorted(rows, u, side="right"), plan.shape[0] - 1)
+    cols = jnp.cumsum(plan[i], axis=1)  # (num, m)
+    v = jax.random.uniform(key_j, (num,), cols.dtype) * cols[:, -1]
+    j = jax.vmap(lambda c, x: jnp.searchsorted(c, x, side="right"))(cols, v)
+    return i, jnp.minimum(j, plan.shape[1] - 1)
 
 
 def couple(

@@ -139,6 +139,14 @@ def test_sinkhorn_marginals_and_sampling():
     i, j = couplings.sample_plan(jax.random.PRNGKey(1), small, 200000)
     freq = np.bincount(np.asarray(i * 2 + j), minlength=4) / 200000
     np.testing.assert_allclose(freq, small.reshape(-1), atol=5e-3)
+    # a rectangular plan with zeros (never drawn), unnormalised: frequencies within 4 SE
+    rect = np.random.default_rng(0).uniform(size=(6, 5)) * (np.arange(30).reshape(6, 5) % 4 > 0)
+    n = 300_000
+    i, j = couplings.sample_plan(jax.random.PRNGKey(2), jnp.asarray(rect * 3.0), n)
+    freq = np.bincount(np.asarray(i * 5 + j), minlength=30) / n
+    p = (rect / rect.sum()).reshape(-1)
+    assert np.all(freq[p == 0] == 0)
+    np.testing.assert_array_less(np.abs(freq - p), 4 * np.sqrt(p * (1 - p) / n) + 1e-12)
 
 
 def test_couplings_keep_labels_paired():

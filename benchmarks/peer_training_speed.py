@@ -1,0 +1,164 @@
+"""Benchmark 3 and 4: flow-matching training speed against torchcfm, and the train step overhead.
+
+Both libraries train the same 3 x 64 SELU MLP (benchmarks/peers.py) on 2-D batches of 512 drawn
+from the same pre-generated numpy arrays (N -> 8 gaussians), AdamW lr 1e-3, wd 1e-5, in float32
+on this CPU. torchcfm: its ConditionalFlowMatcher / ExactOptimalTransportConditionalFlowMatcher
+(POT on the CPU), MSE, backward, optimizer step; diffjax: `make_train_step` with
+`make_flow_matching_loss` (exact OT through POT in a host callback, or Sinkhorn on the device).
+Per-step wall time is the best of `--repeats` runs of `--steps` steps, batch transfer included.
+Overhead: diffjax's train step / a jitted forward + backward of the MLP alone on the same batch.
+
+    .venv-peers/bin/python -m benchmarks.peer_training_speed [--out docs/peer_training_speed.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.peers import mlp_pair
+from diffjax.data import sample_2d
+from diffjax.losses import make_flow_matching_loss
+from diffjax.training import init_train_state, make_optimizer, make_train_step
+
+BATCH, SIGMA = 512, 0.1
+
+
+def best_per_step(run_steps, steps: int, repeats: int) -> float:
+    run_steps(min(steps, 5))  # warm-up (compiles)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_steps(steps)
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+def data(num=20_000):
+    return sample_2d("8gaussians", num, 0), sample_2d("gaussian", num, 1)
+
+
+def diffjax_runner(method, coupling=None, epsilon=None):
+    model, params, _ = mlp_pair(2)
+    velocity = lambda p, x, t, c: model.apply(p, x, t)
+    fm = make_flow_matching_loss(velocity, method, SIGMA, coupling=coupling, epsilon=epsilon)
+    loss_fn = lambda p, batch, key: fm(p, batch["data"], batch["source"], key)
+    opt = make_optimizer("adamw", 1e-3, weight_decay=1e-5)
+    state = [init_train_state(jax.tree.map(jnp.copy, params), opt, jax.random.PRNGKey(1))]
+    step = make_train_step(loss_fn, opt, ema=0.0, ema_warmup=False)
+    target, source = data()
+    rng = np.random.default_rng(0)
+
+    def run_steps(n):
+        for _ in range(n):
+            i, j = rng.integers(0, len(target), BATCH), rng.integers(0, len(source), BATCH)
+            state[0], metrics = step(state[0], {"data": target[i], "source": source[j]})
+        jax.block_until_ready(metrics["loss"])
+
+    return run_steps, (model, params, target)
+
+
+def torchcfm_runner(exact_ot: bool):
+    import torch
+    from torchcfm.conditional_flow_matching import (
+        ConditionalFlowMatcher,
+        ExactOptimalTransportConditionalFlowMatcher,
+    )
+
+    _, _, net = mlp_pair(2)
+    net.train()
+    fm = (ExactOptimalTransportConditionalFlowMatcher if exact_ot else ConditionalFlowMatcher)(
+        sigma=SIGMA
+    )
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    target, source = data()
+    rng = np.random.default_rng(0)
+
+    def run_steps(n):
+        for _ in range(n):
+            i, j = rng.integers(0, len(target), BATCH), rng.integers(0, len(source), BATCH)
+            x1, x0 = torch.from_numpy(target[i]), torch.from_numpy(source[j])
+            opt.zero_grad()
+            t, xt, ut = fm.sample_location_and_conditional_flow(x0, x1)
+            loss = torch.mean((net(xt, t) - ut) ** 2)
+            loss.backward()
+            opt.step()
+
+    return run_steps
+
+
+def network_alone(model, params, target, steps, repeats):
+    """Forward + backward of the MLP alone (jitted), the denominator of the step overhead."""
+    x = jnp.asarray(target[:BATCH])
+    t = jnp.full((BATCH,), 0.5, jnp.float32)
+    grad = jax.jit(jax.grad(lambda p: jnp.mean((model.apply(p, x, t) - x) ** 2)))
+
+    def run_steps(n):
+        for _ in range(n):
+            g = grad(params)
+        jax.block_until_ready(g)
+
+    return best_per_step(run_steps, steps, repeats)
+
+
+def run(steps=200, ot_steps=40, repeats=3):
+    rows = []
+    ours_icfm, (model, params, target) = diffjax_runner("icfm")
+    t_ours = best_per_step(ours_icfm, steps, repeats)
+    t_theirs = best_per_step(torchcfm_runner(False), steps, repeats)
+    rows.append(("I-CFM", "independent", t_ours, t_theirs))
+    ours_ot, _ = diffjax_runner("otcfm")
+    t_ours_ot = best_per_step(ours_ot, ot_steps, repeats)
+    t_theirs_ot = best_per_step(torchcfm_runner(True), ot_steps, repeats)
+    rows.append(("OT-CFM", "exact (POT emd)", t_ours_ot, t_theirs_ot))
+    for eps in (0.5, 2.0):
+        ours_sk, _ = diffjax_runner("otcfm", "sinkhorn", eps)
+        rows.append(
+            (
+                "OT-CFM",
+                f"Sinkhorn eps={eps} (diffjax) vs exact (torchcfm)",
+                best_per_step(ours_sk, ot_steps, repeats),
+                t_theirs_ot,
+            )
+        )
+    alone = network_alone(model, params, target, steps, repeats)
+    return rows, alone, t_ours
+
+
+def tables(rows, alone, icfm_step) -> str:
+    lines = [
+        "| loss | coupling | diffjax ms/step | torchcfm ms/step | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for loss, coupling, ours, theirs in rows:
+        lines.append(
+            f"| {loss} | {coupling} | {1e3 * ours:.3f} | {1e3 * theirs:.3f} | {theirs / ours:.1f}x |"
+        )
+    lines += [
+        "",
+        f"Train step overhead (I-CFM step / forward + backward of the MLP alone): "
+        f"{1e3 * icfm_step:.3f} / {1e3 * alone:.3f} ms = {icfm_step / alone:.2f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--ot_steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="")
+    args = parser.parse_args()
+    text = tables(*run(args.steps, args.ot_steps, args.repeats))
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
