@@ -31,7 +31,7 @@ $(PEERS_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 peers: $(PEERS_STAMP)
 
 bench-peers: $(PEERS_STAMP)
-	$(PEERS)/bin/python -m benchmarks.peer_agreement --out docs/peer_agreement.md
+	$(PEERS)/bin/python -m benchmarks.report --out docs/benchmarks.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
