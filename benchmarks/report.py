@@ -4,7 +4,7 @@
 
 Sections: 1 numerical agreement (benchmarks.peer_agreement), 2 sampling speed
 (benchmarks.peer_sampling_speed), 3-4 training speed and step overhead
-(benchmarks.peer_training_speed). Sampler overhead has its own table (benchmarks.sampler_overhead,
+(benchmarks.peer_training_speed), 5 scaling (benchmarks.scaling). Sampler overhead has its own table (benchmarks.sampler_overhead,
 docs/sampler_overhead.md).
 """
 
@@ -17,7 +17,7 @@ import time
 
 import jax
 
-from benchmarks import peer_agreement, peer_sampling_speed, peer_training_speed
+from benchmarks import peer_agreement, peer_sampling_speed, peer_training_speed, scaling
 
 
 def machine() -> str:
@@ -55,6 +55,13 @@ def main():
         "## 3-4. Training speed and step overhead\n",
         peer_training_speed.__doc__.split("\n\n")[1] + "\n",
         peer_training_speed.tables(*peer_training_speed.run(repeats=args.repeats)),
+        "## 5. Scaling over devices and processes\n",
+        scaling.__doc__.split("\n\n")[1] + "\n",
+        scaling.table(scaling.run(), 512, 200),
+        "## 6. GPU\n",
+        "Not measured yet: no GPU was lent to the sessions so far. The UNet throughput benchmark "
+        "(DDPM CIFAR-10 UNet, float32 / bfloat16, vs diffusers' UNet2DModel) is still to be "
+        "written.\n",
     ]
     parts.append(f"\n(total benchmark time {time.perf_counter() - start:.0f} s)\n")
     text = "\n".join(parts)
