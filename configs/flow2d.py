@@ -27,6 +27,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.depth = 3
     c.euler_steps = 100
     c.couple_on_host = False  # otcfm: exact OT in the input pipeline (needed on several devices)
+    c.steps_per_call = (
+        1  # >1: that many optimizer steps per dispatch (lax.scan); must divide the total
+    )
     c.checkpoint_every = 1000  # steps; also saved at the end and on SIGTERM
     c.log_every = 100  # steps between metrics.jsonl / TensorBoard records
     c.progress = True  # tqdm bar

@@ -62,7 +62,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     key = jax.random.PRNGKey(config.seed)
     params = model.init(key, jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32))
     state = init_train_state(params, opt, jax.random.fold_in(key, 1))
-    step = make_train_step(loss_fn, opt, ema=0.0, ema_warmup=False)
+    step = make_train_step(
+        loss_fn, opt, ema=0.0, ema_warmup=False, steps_per_call=config.steps_per_call
+    )
     epochs = config.quick_epochs if config.quick else config.epochs
     per_epoch = config.num_train // config.batch_size
     total = epochs * per_epoch

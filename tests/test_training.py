@@ -168,3 +168,43 @@ def test_two_processes_with_jax_distributed_match_one(tmp_path):
     assert a.files == b.files and len(a.files) > 0
     for k in a.files:
         np.testing.assert_allclose(a[k], b[k], atol=1e-6, rtol=0)
+
+
+def test_several_steps_per_call_match_single_steps(tmp_path):
+    import json
+
+    from diffjax.training import Checkpointer, MetricWriter, train
+
+    loss_fn = lambda p, batch, key: (
+        jnp.sum((p["w"][None] - batch) ** 2, axis=1)
+        * (1.0 + 0.1 * jax.random.uniform(key, dtype=jnp.float32))
+    )
+    opt = make_optimizer("adam", 0.05)
+    fresh = lambda: init_train_state({"w": jnp.zeros(2, jnp.float32)}, opt, jax.random.PRNGKey(0))
+    batches_from = lambda k: (np.full((4, 2), float(s % 5), np.float32) for s in range(k, 10**6))
+    one, _ = train(
+        fresh(), make_train_step(loss_fn, opt, ema=0.9), batches_from, 12, progress=False
+    )
+    multi_step = make_train_step(loss_fn, opt, ema=0.9, steps_per_call=4)
+    ckpt = Checkpointer(str(tmp_path / "ckpt"), every=6, async_save=False)
+    four, finished = train(
+        fresh(),
+        multi_step,
+        batches_from,
+        12,
+        checkpointer=ckpt,
+        writer=MetricWriter(str(tmp_path)),
+        log_every=3,
+        progress=False,
+    )
+    assert finished and int(four.step) == 12
+    for x, y in zip(jax.tree.leaves(one), jax.tree.leaves(four), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+    assert ckpt.manager.all_steps() == [8, 12]  # first call boundaries at or after 6 and 12
+    ckpt.close()
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")]
+    assert steps == [4, 8, 12]
+    with pytest.raises(ValueError, match="multiple of the step function's steps_per_call=4"):
+        train(fresh(), multi_step, batches_from, 10, progress=False)
+    with pytest.raises(ValueError, match="steps_per_call must be >= 1"):
+        make_train_step(loss_fn, opt, steps_per_call=0)

@@ -27,6 +27,7 @@ class Checkpointer:
                 enable_async_checkpointing=async_save,
             ),
         )
+        self.every = every
         self._sigterm = False
 
     def latest_step(self) -> int | None:

@@ -43,11 +43,22 @@ def train(
 
     batches_from(k) iterates the batches of steps k, k + 1, ... (a function of (seed, step), so a
     resumed run sees the same batches). finished is False when SIGTERM stopped the run (after a
-    save); rerunning resumes it.
+    save); rerunning resumes it. A step_fn with steps_per_call = k > 1 (see make_train_step) gets
+    k batches stacked per call; num_steps must be a multiple of k, and checkpoints, logs and hooks
+    happen at the first call boundary at or after each interval.
     """
+    per_call = getattr(step_fn, "steps_per_call", 1)
+    if num_steps % per_call:
+        raise ValueError(
+            f"num_steps={num_steps} must be a multiple of the step function's "
+            f"steps_per_call={per_call}."
+        )
     if checkpointer is not None and checkpointer.latest_step() is not None:
         state, _ = checkpointer.restore(state)
     step = int(state.step)
+    if step % per_call:
+        raise ValueError(f"the run restarts at step {step}, not a multiple of steps_per_call.")
+    crossed = lambda every: step // every > (step - per_call) // every
     if writer is not None:
         writer.rewind(step)
     bar = tqdm(
@@ -62,13 +73,21 @@ def train(
     while step < num_steps:
         if checkpointer is not None and checkpointer.should_stop():
             break
-        state, metrics = step_fn(state, next(batches))
-        step += 1
+        if per_call == 1:
+            batch = next(batches)
+        else:
+            group = [next(batches) for _ in range(per_call)]
+            batch = jax.tree.map(lambda *leaves: np.stack(leaves), *group)
+        state, metrics = step_fn(state, batch)
+        step += per_call
         pending.append(metrics)
-        bar.update(1)
+        bar.update(per_call)
         if checkpointer is not None:
-            checkpointer.save(step, state)
-        if step % log_every == 0 or step == num_steps:
+            if per_call == 1:
+                checkpointer.save(step, state)
+            elif crossed(checkpointer.every):
+                checkpointer.save(step, state, force=True)
+        if crossed(log_every) or step == num_steps:
             fetched = jax.device_get(pending)  # one transfer per log interval
             scalars = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
             now = time.perf_counter()
@@ -80,7 +99,7 @@ def train(
             if writer is not None:
                 writer.write_scalars(step, scalars)
         for hook in hooks:
-            if step % hook.every == 0 or step == num_steps:
+            if crossed(hook.every) or step == num_steps:
                 out = hook.fn(step, state)
                 if writer is not None and out:
                     writer.write_scalars(step, out)

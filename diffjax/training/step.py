@@ -30,16 +30,22 @@ def make_train_step(
     ema: float = 0.9999,
     ema_warmup: bool = True,
     mesh: Mesh | None = None,
+    steps_per_call: int = 1,
 ):
     """Returns step(state, batch) -> (state, metrics), jitted with the state donated.
 
     batch is a pytree whose leaves have the global batch on axis 0 (sharded over mesh 'data');
     the loss is the mean of loss_fn's per-example values over the global batch; the key of step k
     is fold_in(state.key, k), so the run is a pure function of (seed, data order).
+    steps_per_call = k > 1: batch leaves are k stacked batches (k, batch, ...) and one call runs
+    k optimizer steps in a lax.scan (metrics averaged over them), which saves the per-dispatch cost
+    of small models (I-CFM MLP at batch 512 on this CPU: ~3x fewer ms per step).
     """
+    if steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be >= 1; got {steps_per_call}.")
     mesh = mesh or data_mesh()
     replicated = NamedSharding(mesh, P())
-    sharded = NamedSharding(mesh, P("data"))
+    sharded = NamedSharding(mesh, P(None, "data") if steps_per_call > 1 else P("data"))
 
     def step(state: TrainState, batch):
         key = jax.random.fold_in(state.key, state.step)
@@ -55,6 +61,12 @@ def make_train_step(
         ema_params = jax.tree.map(lambda e, p: d * e + (1 - d) * p, state.ema_params, params)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
         return TrainState(params, ema_params, opt_state, state.step + 1, state.key), metrics
+
+    def multi_step(state: TrainState, batches):
+        state, metrics = jax.lax.scan(step, state, batches)
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    body = step if steps_per_call == 1 else multi_step
 
     def batch_sharding(batch):
         return jax.tree.map(lambda _: sharded, batch)
@@ -75,7 +87,7 @@ def make_train_step(
         struct = jax.tree.structure(batch)
         if struct not in jitted:
             jitted[struct] = jax.jit(
-                step,
+                body,
                 in_shardings=(replicated, batch_sharding(batch)),
                 out_shardings=(replicated, replicated),
                 donate_argnums=(0,),
@@ -83,4 +95,5 @@ def make_train_step(
         return jitted[struct](state, batch)
 
     run.mesh = mesh
+    run.steps_per_call = steps_per_call
     return run
