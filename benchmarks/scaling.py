@@ -91,15 +91,18 @@ def launch(devices_per_process: int, num_processes: int, batch: int, steps: int,
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for i in range(num_processes)
     ]
-    outs = [proc.communicate(timeout=900)[0] for proc in procs]
+    outs = [proc.communicate(timeout=900) for proc in procs]
     if any(proc.returncode for proc in procs):
-        raise RuntimeError(f"a child failed: {[proc.returncode for proc in procs]}")
-    return json.loads(outs[0].strip().splitlines()[-1])
+        raise RuntimeError(
+            f"a child failed ({devices_per_process} devices x {num_processes} processes): "
+            + " | ".join(err[-1500:] for _, err in outs)
+        )
+    return json.loads(outs[0][0].strip().splitlines()[-1])
 
 
 def run(batch: int = 512, steps: int = 200):
