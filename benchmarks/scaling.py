@@ -96,7 +96,15 @@ def launch(devices_per_process: int, num_processes: int, batch: int, steps: int,
         )
         for i in range(num_processes)
     ]
-    outs = [proc.communicate(timeout=900) for proc in procs]
+    try:
+        outs = [proc.communicate(timeout=300) for proc in procs]
+    except subprocess.TimeoutExpired as e:
+        for proc in procs:
+            proc.kill()
+        raise RuntimeError(
+            f"`{devices_per_process} devices x {num_processes} processes: no progress in 300 s "
+            "(hung in a collective)"
+        ) from e
     if any(proc.returncode for proc in procs):
         raise RuntimeError(
             f"a child failed ({devices_per_process} devices x {num_processes} processes): "
@@ -117,14 +125,21 @@ def run(batch: int = 512, steps: int = 200):
             ("2 processes x 4 devices", 4, 2),
         ]
         results = {}
+        failures = {}
         for name, devices, procs in configs:
             path = os.path.join(tmp, f"{devices}_{procs}.npz")
-            out = launch(devices, procs, batch, steps, path)
+            try:
+                out = launch(devices, procs, batch, steps, path)
+            except RuntimeError as e:  # reported in the table, not hidden
+                failures[name] = (devices * procs, str(e).split("`")[-1][:160].strip())
+                continue
             results[name] = (out, np.load(path))
         base_ms, base = results["1 device"][0]["ms"], results["1 device"][1]
         for name, (out, params) in results.items():
             diff = max(float(np.max(np.abs(params[k] - base[k]))) for k in base.files)
             rows.append((name, out["devices"], out["ms"], out["ms"] / base_ms, diff))
+        for name, (devices, why) in failures.items():
+            rows.append((name, devices, float("nan"), float("nan"), why))
     return rows
 
 
@@ -135,7 +150,12 @@ def table(rows, batch, steps) -> str:
         "| configuration | devices | ms / step | vs 1 device | max param diff vs 1 device |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {n} | {d} | {ms:.3f} | {r:.2f} | {diff:.1e} |" for n, d, ms, r, diff in rows]
+    lines += [
+        f"| {n} | {d} | {ms:.3f} | {r:.2f} | {diff:.1e} |"
+        if isinstance(diff, float)
+        else f"| {n} | {d} | failed | - | {diff} |"
+        for n, d, ms, r, diff in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
