@@ -131,7 +131,8 @@ def run(batch: int = 512, steps: int = 200):
             try:
                 out = launch(devices, procs, batch, steps, path)
             except RuntimeError as e:  # reported in the table, not hidden
-                failures[name] = (devices * procs, str(e).split("`")[-1][:160].strip())
+                why = " ".join(str(e).split("`")[-1].split())  # one markdown-safe line
+                failures[name] = (devices * procs, why.replace("|", "/")[:160])
                 continue
             results[name] = (out, np.load(path))
         base_ms, base = results["1 device"][0]["ms"], results["1 device"][1]
