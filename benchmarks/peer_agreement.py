@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.peers import k_diffusion_sampling, mlp_pair
+from benchmarks.peers import emit, k_diffusion_sampling, mlp_pair
 from diffjax import Denoiser
 from diffjax.samplers import sample, time_grid
 from diffjax.schedules import DiscreteDDPM, RectifiedFlow
@@ -249,10 +249,7 @@ def main():
         + "\nExact Gaussian-mixture denoiser, mean error to the exact ODE solution:\n\n"
     )
     text += gmm_table(gmm_errors())
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

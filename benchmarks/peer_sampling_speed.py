@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.peer_agreement import diffusers_loop, diffusers_schedulers
-from benchmarks.peers import k_diffusion_sampling, mlp_pair
+from benchmarks.peers import emit, k_diffusion_sampling, mlp_pair
 from diffjax import Denoiser
 from diffjax.samplers import sample, time_grid
 from diffjax.schedules import DiscreteDDPM
@@ -146,10 +146,7 @@ def main():
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     text = tables(*run(repeats=args.repeats))
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

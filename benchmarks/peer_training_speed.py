@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.peers import mlp_pair
+from benchmarks.peers import emit, mlp_pair
 from diffjax.data import sample_2d
 from diffjax.losses import make_flow_matching_loss
 from diffjax.training import init_train_state, make_optimizer, make_train_step
@@ -164,10 +164,7 @@ def main():
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     text = tables(*run(args.steps, args.ot_steps, args.repeats))
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

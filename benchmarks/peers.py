@@ -83,3 +83,11 @@ def k_diffusion_sampling():
             else:
                 sys.modules[name] = module
     return sys.modules["k_diffusion.sampling"]
+
+
+def emit(text: str, out: str = "") -> None:
+    """Prints a benchmark's table and, with --out, writes it there."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)

@@ -174,10 +174,9 @@ def main():
     if args.child:
         return child(args)
     text = table(run(args.batch, args.steps), args.batch, args.steps)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    from benchmarks.peers import emit  # not at the top: a child initialises jax.distributed first
+
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

@@ -159,20 +159,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     return results
 
 
-def main(argv):
-    del argv
-    results = train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    print(json.dumps(results, indent=2))
-    print(f"results written to {FLAGS.workdir}/results.json and samples.png")
-
-
 if __name__ == "__main__":
-    from absl import app, flags
-    from ml_collections import config_flags
+    from experiments.launch import launch
 
-    FLAGS = flags.FLAGS
-    config_flags.DEFINE_config_file(
-        "config", "configs/flow2d.py", "experiment config", lock_config=True
-    )
-    flags.DEFINE_string("workdir", "runs/flow2d", "where results are written")
-    app.run(main)
+    launch(train_and_evaluate, "configs/flow2d.py", "runs/flow2d")
