@@ -56,7 +56,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
     sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
     host_ot = config.couple_on_host and config.method == "otcfm"
     # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
-    fm = make_flow_matching_loss(velocity, "icfm" if host_ot else config.method, sigma)
+    fm = make_flow_matching_loss(
+        velocity,
+        "icfm" if host_ot else config.method,
+        sigma,
+        coupling=config.coupling,
+        epsilon=config.epsilon,
+    )
     loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
     opt = make_optimizer("adamw", config.learning_rate, weight_decay=config.weight_decay)
     key = jax.random.PRNGKey(config.seed)

@@ -34,6 +34,10 @@ def test_flow2d_config_errors(tmp_path):
     with pytest.raises(ValueError, match="config.task='moons_to_spirals' is not one of"):
         flow2d.train_and_evaluate(config, str(tmp_path))
     config.task = "gaussian_to_moons"
+    config.coupling = "sinkhorn"  # without epsilon
+    with pytest.raises(ValueError, match="coupling='sinkhorn' needs epsilon"):
+        flow2d.train_and_evaluate(config, str(tmp_path))
+    config.coupling = None
     config.method = "cfm"
     with pytest.raises(ValueError, match="method='cfm' is not one of 'icfm'"):
         flow2d.train_and_evaluate(config, str(tmp_path))
