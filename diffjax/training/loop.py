@@ -82,11 +82,8 @@ def train(
         step += per_call
         pending.append(metrics)
         bar.update(per_call)
-        if checkpointer is not None:
-            if per_call == 1:
-                checkpointer.save(step, state)
-            elif crossed(checkpointer.every):
-                checkpointer.save(step, state, force=True)
+        if checkpointer is not None and crossed(checkpointer.every):
+            checkpointer.save(step, state, force=True)
         if crossed(log_every) or step == num_steps:
             fetched = jax.device_get(pending)  # one transfer per log interval
             scalars = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
