@@ -234,6 +234,62 @@ def gmm_table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---- FID's Inception-v3: diffjax's Flax port against pytorch-fid, same (random) weights ----
+
+
+INCEPTION_INTRO = (
+    "\nFID's Inception-v3 (`diffjax.networks.inception`) against pytorch-fid's, with the same "
+    "random weights (the real ones cannot be downloaded here; BatchNorm statistics measured on "
+    "random images so that features depend on the input), 24 random images per set resized to "
+    "299 x 299:\n\n"
+)
+
+
+def inception_rows(sizes=(8, 32, 64), batch=24, seed=0):
+    """Per input size: max relative difference of the 2048-d pool features of the same images, and
+    the FID between two image sets by each library (its own features and Frechet formula)."""
+    import torch
+
+    from benchmarks.peers import import_torchvision, pytorch_fid_inception
+    from diffjax.feature_extractors import inception_features
+    from diffjax.metrics import frechet_distance
+    from diffjax.networks.inception import variables_from_torch_state_dict
+
+    import_torchvision()  # before pytorch_fid, which imports it
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    model, state = pytorch_fid_inception(seed)
+    variables = variables_from_torch_state_dict(state)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for hw in sizes:
+        a = rng.uniform(-1, 1, (batch, hw, hw, 3)).astype(np.float32)
+        b = np.clip(a + rng.normal(0, 0.3, a.shape), -1, 1).astype(np.float32)
+        feats = []
+        for images in (a, b):
+            with torch.no_grad():
+                ref = model(torch.from_numpy(images.transpose(0, 3, 1, 2)))[0][:, :, 0, 0].numpy()
+            feats.append((ref.astype(np.float64), inception_features(variables, images)))
+        (ra, oa), (rb, ob) = feats
+        fid_ref = calculate_frechet_distance(
+            ra.mean(0), np.cov(ra, rowvar=False), rb.mean(0), np.cov(rb, rowvar=False)
+        )
+        rows.append((hw, rel_diff(oa, ra), frechet_distance(oa, ob), float(fid_ref)))
+    return rows
+
+
+def inception_table(rows) -> str:
+    lines = [
+        "| input size | features: max rel. diff | FID diffjax | FID pytorch-fid | rel. diff |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {hw}x{hw} | {d:.1e} | {a:.6g} | {b:.6g} | {abs(a - b) / b:.1e} |"
+        for hw, d, a, b in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def table(rows) -> str:
     lines = ["| peer | diffjax method | steps | max rel. diff |", "|---|---|---|---|"]
     lines += [f"| {p} | {m} | {n} | {d:.1e} |" for p, m, n, d in rows]
@@ -249,6 +305,7 @@ def main():
         + "\nExact Gaussian-mixture denoiser, mean error to the exact ODE solution:\n\n"
     )
     text += gmm_table(gmm_errors())
+    text += INCEPTION_INTRO + inception_table(inception_rows())
     emit(text, args.out)
 
 

@@ -4,6 +4,8 @@
   torch weights copied from the Flax parameters.
 - `k_diffusion_sampling()`: k-diffusion's sampling module loaded on its own (the package import
   needs torchvision, which has no working CPU build here; sampling only uses its small utils helpers).
+- `pytorch_fid_inception(seed)`: pytorch-fid's FID Inception-v3 with random weights (nothing can be
+  downloaded here) and its state dict, to check diffjax's port layer by layer.
 """
 
 from __future__ import annotations
@@ -83,6 +85,70 @@ def k_diffusion_sampling():
             else:
                 sys.modules[name] = module
     return sys.modules["k_diffusion.sampling"]
+
+
+def import_torchvision():
+    """torchvision's Python modules without its C++ ops: the wheel pip resolves next to the CPU
+    torch has no loadable `_C` ("torchvision::nms does not exist" when it registers fake kernels);
+    the models (pure torch) import once those registrations are skipped."""
+    if "torchvision" in sys.modules:
+        return sys.modules["torchvision"]
+    import torch.library
+
+    register_fake = torch.library.register_fake
+
+    def tolerant(op, *args, **kwargs):
+        def decorate(fn):
+            try:
+                return register_fake(op, *args, **kwargs)(fn)
+            except RuntimeError:  # the op was never defined: no C++ extension
+                return fn
+
+        return decorate
+
+    torch.library.register_fake = tolerant
+    try:
+        import torchvision
+    finally:
+        torch.library.register_fake = register_fake
+    return torchvision
+
+
+def pytorch_fid_inception(seed: int = 0):
+    """(pytorch-fid's FID InceptionV3 up to pool 3, eval mode, fed [-1, 1] images; the state dict
+    it was given, as numpy, under the names of pt_inception-2015-12-05.pth). The weights are random
+    (nothing can be downloaded here): torch's default conv init, random BatchNorm affine parameters,
+    running statistics measured on random images."""
+    import torch
+
+    import_torchvision()
+    import pytorch_fid.inception as pfi
+
+    torch.manual_seed(seed)
+    # the FID blocks subclass torchvision's, so this model has the FID state dict's names and shapes
+    layout = pfi.torchvision.models.inception_v3(
+        num_classes=1008, aux_logits=False, weights=None, init_weights=False
+    )
+    # random affine BatchNorm parameters; running statistics measured on random images, so that
+    # every layer sees normalised inputs and the features depend on the image (with arbitrary
+    # statistics the signal dies out within a few layers and every image gives the same features)
+    with torch.no_grad():
+        for module in layout.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0.0, 0.1)
+                module.momentum = None  # cumulative average over the calibration batch
+                module.reset_running_stats()
+        layout.train()
+        layout(2 * torch.rand(8, 3, 299, 299) - 1)
+    state = {k: v.clone() for k, v in layout.state_dict().items()}
+    original = pfi.load_state_dict_from_url
+    pfi.load_state_dict_from_url = lambda url, progress=True: state  # instead of the download
+    try:
+        model = pfi.InceptionV3([3], resize_input=True, normalize_input=False).eval()
+    finally:
+        pfi.load_state_dict_from_url = original
+    return model, {k: v.numpy() for k, v in state.items()}
 
 
 def emit(text: str, out: str = "") -> None:

@@ -3,10 +3,11 @@ warm-up steps, gradient clipping 1, dropout 0.1, EMA 0.9999, 800k steps; FID 3.1
 
 Runs where CIFAR-10 is available to TFDS (nothing downloads here):
   python -m experiments.ddpm_images --config configs/ddpm_cifar10.py --workdir runs/ddpm_cifar10 \\
-      --config.data_dir=/path/to/tensorflow_datasets
+      --config.data_dir=/path/to/tensorflow_datasets \
+      --config.eval.inception_weights=/path/to/pt_inception-2015-12-05-6726825d.pth
 Only the base's digits-specific evaluation differs: the Frechet distance in the digits classifier's
 space applies to 8x8 digits only and is skipped; bits/dim use 256 levels (paper: <= 3.75 with
-L_simple).
+L_simple); FID is against the 10k test images (the paper: 50k samples vs the training set).
 """
 
 from configs import ddpm_digits

@@ -55,6 +55,9 @@ def get_config() -> ml_collections.ConfigDict:
 
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = 1000
+    # local path to pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or its .npz): adds the
+    # Inception FID of the samples against the eval split; empty = skipped (nothing downloads here)
+    c.eval.inception_weights = ""
 
     c.quick = False
     c.quick_steps = 300

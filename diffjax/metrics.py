@@ -58,10 +58,27 @@ def straightness(trajectory: np.ndarray, times: np.ndarray) -> float:
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two feature sets (n, k) (FID's formula)."""
+    return frechet_distance_from_statistics(
+        *feature_statistics(features_a), *feature_statistics(features_b)
+    )
+
+
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (k,), covariance (k, k)) of features (n, k), in float64: what FID stores per data set."""
+    f = np.asarray(features, np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"features must be (n >= 2, k); got shape {f.shape}.")
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def frechet_distance_from_statistics(mu_a, cov_a, mu_b, cov_b, eps: float = 1e-6) -> float:
+    """Frechet distance between N(mu_a, cov_a) and N(mu_b, cov_b). When cov_a cov_b is singular
+    (fewer samples than features) its square root is taken of (cov_a + eps I)(cov_b + eps I)."""
     from scipy import linalg
 
-    a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = np.real(linalg.sqrtm(s_a @ s_b))
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a + s_b - 2 * root))
+    root = linalg.sqrtm(cov_a @ cov_b)
+    if not np.all(np.isfinite(root)):
+        offset = eps * np.eye(len(cov_a))
+        root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    root = np.real(root)  # imaginary parts are round-off of a PSD product
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))

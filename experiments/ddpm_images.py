@@ -4,7 +4,8 @@ train_and_evaluate(config, workdir) trains the UNet with L_simple (eps predictio
 discrete timesteps), keeps an EMA, writes metrics.jsonl / tensorboard / periodic sample grids,
 then with the EMA parameters: draws samples by ancestral sampling over all T steps, computes the
 full variational bound in bits/dim on the held-out images and, for 8x8 digits, the Frechet
-distance in the in-project digits classifier's feature space. Writes results.json, samples.png.
+distance in the in-project digits classifier's feature space; with `eval.inception_weights` (a local
+path) the Inception FID against the eval split. Writes results.json, samples.png.
 Run: see configs/ddpm_digits.py and configs/ddpm_cifar10.py.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from diffjax import Denoiser
 from diffjax.data import batches, image_source
+from diffjax.feature_extractors import inception_fid, load_inception_fid
 from diffjax.losses import bits_per_dim, ddpm_vlb, make_denoising_loss
 from diffjax.networks import UNet
 from diffjax.plotting import save_image_grid
@@ -92,6 +94,9 @@ def heldout_bits_per_dim(denoiser, params, images, key, variance, num_levels, ch
 
 def train_and_evaluate(config, workdir: str) -> dict:
     os.makedirs(workdir, exist_ok=True)
+    # loaded first: a wrong weights path fails now, not after hours of training
+    weights = config.eval.inception_weights
+    inception = load_inception_fid(weights) if weights else None
     model, schedule, denoiser = build(config)
     train_src = image_source(config.dataset, "train", data_dir=config.data_dir)
     eval_src = image_source(config.dataset, config.eval_split, data_dir=config.data_dir)
@@ -193,6 +198,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     }
     if shape == (8, 8, 1):
         results.update(_digits_metrics(samples, heldout, train_src))
+    if inception is not None:  # FID against the eval split (Ho et al. used 50k vs the train set)
+        results["fid"] = inception_fid(inception, samples, heldout)
     results.update(
         train_seconds=train_time,
         sample_seconds=sample_time,

@@ -102,3 +102,8 @@ def test_ddpm_configs_and_errors(tmp_path):
     config.dataset = "imagenet"
     with pytest.raises(ValueError, match="dataset='imagenet' is not one of 'digits'"):
         ddpm_images.train_and_evaluate(config, str(tmp_path))
+    config = _tiny_ddpm_config()
+    config.eval.inception_weights = str(tmp_path / "missing.pth")
+    with pytest.raises(FileNotFoundError, match="does not download weights"):
+        ddpm_images.train_and_evaluate(config, str(tmp_path / "fid"))
+    assert not (tmp_path / "fid" / "checkpoints").exists()  # failed before training
