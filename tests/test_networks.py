@@ -78,3 +78,23 @@ def test_mlp_denoiser_samples_end_to_end_without_recompiling():
     out = sample(den, x, time_grid(den.schedule, 10), "euler", params=params)
     assert out.samples.shape == (16, 2) and int(out.nfe) == 10
     assert np.all(np.isfinite(np.asarray(out.samples)))
+
+
+def test_unet_bfloat16_compute_keeps_float32_params_and_tracks_float32():
+    """dtype=bfloat16 changes the arithmetic only: the same float32 parameter tree, a float32
+    output within bfloat16 round-off (8 bits of mantissa) of the float32 network's."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 1), jnp.float32)
+    t = jnp.array([3.0, 700.0], jnp.float32)
+    params = ddpm_digits().init(jax.random.PRNGKey(1), x, t)
+    params = jax.tree.map(lambda p: p + 0.05 * jnp.sign(p + 0.01), params)  # non-zero output
+    bf16 = ddpm_digits(dtype=jnp.bfloat16)
+    ref = ddpm_digits().apply(params, x, t)
+    with jax.numpy_dtype_promotion("standard"):  # Flax's GroupNorm mixes bf16 and f32 statistics
+        shapes = jax.eval_shape(bf16.init, jax.random.PRNGKey(1), x, t)
+        out = bf16.apply(params, x, t)
+    assert jax.tree.map(lambda a: (a.shape, a.dtype), shapes) == jax.tree.map(
+        lambda a: (a.shape, a.dtype), params
+    )
+    assert out.dtype == jnp.float32
+    err = float(jnp.max(jnp.abs(out - ref)) / jnp.max(jnp.abs(ref)))
+    assert 1e-5 < err < 0.05, err  # really computed in bfloat16, and close

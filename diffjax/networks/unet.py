@@ -12,6 +12,7 @@ dropout 0.1: 35.7M parameters (tested).
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -24,30 +25,35 @@ class ResBlock(nn.Module):
     out_ch: int
     dropout: float = 0.0
     groups: int = 32
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x, temb, train: bool):
-        h = nn.Conv(self.out_ch, (3, 3))(jax.nn.swish(nn.GroupNorm(self.groups)(x)))
-        h = h + nn.Dense(self.out_ch)(jax.nn.swish(temb))[:, None, None, :]
-        h = jax.nn.swish(nn.GroupNorm(self.groups)(h))
+        conv = functools.partial(nn.Conv, self.out_ch, (3, 3), dtype=self.dtype)
+        norm = functools.partial(nn.GroupNorm, self.groups, dtype=self.dtype)
+        h = conv()(jax.nn.swish(norm()(x)))
+        h = h + nn.Dense(self.out_ch, dtype=self.dtype)(jax.nn.swish(temb))[:, None, None, :]
+        h = jax.nn.swish(norm()(h))
         h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        h = nn.Conv(self.out_ch, (3, 3), kernel_init=nn.initializers.zeros)(h)
+        h = conv(kernel_init=nn.initializers.zeros)(h)
         if x.shape[-1] != self.out_ch:
-            x = nn.Dense(self.out_ch)(x)  # 1x1 'nin' shortcut
+            x = nn.Dense(self.out_ch, dtype=self.dtype)(x)  # 1x1 'nin' shortcut
         return x + h
 
 
 class AttnBlock(nn.Module):
     groups: int = 32
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x):
         b, hgt, wid, c = x.shape
-        h = nn.GroupNorm(self.groups)(x)
-        q, k, v = (nn.Dense(c)(h).reshape(b, hgt * wid, c) for _ in range(3))
-        w = jax.nn.softmax(jnp.einsum("bic,bjc->bij", q, k) / jnp.sqrt(c).astype(h.dtype), axis=-1)
+        h = nn.GroupNorm(self.groups, dtype=self.dtype)(x)
+        q, k, v = (nn.Dense(c, dtype=self.dtype)(h).reshape(b, hgt * wid, c) for _ in range(3))
+        logits = jnp.einsum("bic,bjc->bij", q, k).astype(jnp.float32) * c**-0.5
+        w = jax.nn.softmax(logits, axis=-1).astype(v.dtype)  # softmax in float32 under bfloat16
         h = jnp.einsum("bij,bjc->bic", w, v).reshape(b, hgt, wid, c)
-        return x + nn.Dense(c, kernel_init=nn.initializers.zeros)(h)
+        return x + nn.Dense(c, kernel_init=nn.initializers.zeros, dtype=self.dtype)(h)
 
 
 class UNet(nn.Module):
@@ -62,42 +68,49 @@ class UNet(nn.Module):
     num_classes: int | None = None
     out_ch: int | None = None
     groups: int = 32
+    dtype: Any = None  # computation dtype (e.g. jnp.bfloat16); parameters stay float32
 
     @nn.compact
     def __call__(self, x, t, cond=None, train: bool = False):
-        res_block = functools.partial(ResBlock, dropout=self.dropout, groups=self.groups)
+        out_dtype = x.dtype
+        dense = functools.partial(nn.Dense, dtype=self.dtype)
+        conv = functools.partial(nn.Conv, kernel_size=(3, 3), dtype=self.dtype)
+        res_block = functools.partial(
+            ResBlock, dropout=self.dropout, groups=self.groups, dtype=self.dtype
+        )
         temb = sinusoidal_embedding(t, self.ch).astype(x.dtype)
-        temb = nn.Dense(4 * self.ch)(temb)
-        temb = nn.Dense(4 * self.ch)(jax.nn.swish(temb))
+        temb = dense(4 * self.ch)(temb)
+        temb = dense(4 * self.ch)(jax.nn.swish(temb))
         if self.num_classes is not None:
             if cond is None:
                 raise ValueError("this UNet is class-conditional: pass cond (integer labels).")
             # one extra embedding row: the 'no label' index num_classes, for guidance dropout
-            temb = temb + nn.Embed(self.num_classes + 1, 4 * self.ch)(cond)
-        hs = [nn.Conv(self.ch, (3, 3))(x)]
+            temb = temb + nn.Embed(self.num_classes + 1, 4 * self.ch, dtype=self.dtype)(cond)
+        hs = [conv(self.ch)(x)]
         for level, mult in enumerate(self.ch_mult):
             for _ in range(self.num_res_blocks):
                 h = res_block(self.ch * mult)(hs[-1], temb, train)
                 if h.shape[1] in self.attn_resolutions:
-                    h = AttnBlock(self.groups)(h)
+                    h = AttnBlock(self.groups, self.dtype)(h)
                 hs.append(h)
             if level != len(self.ch_mult) - 1:
-                hs.append(nn.Conv(hs[-1].shape[-1], (3, 3), strides=(2, 2))(hs[-1]))
+                hs.append(conv(hs[-1].shape[-1], strides=(2, 2))(hs[-1]))
         h = hs[-1]
         h = res_block(h.shape[-1])(h, temb, train)
-        h = AttnBlock(self.groups)(h)
+        h = AttnBlock(self.groups, self.dtype)(h)
         h = res_block(h.shape[-1])(h, temb, train)
         for level, mult in reversed(list(enumerate(self.ch_mult))):
             for _ in range(self.num_res_blocks + 1):
                 h = res_block(self.ch * mult)(jnp.concatenate([h, hs.pop()], axis=-1), temb, train)
                 if h.shape[1] in self.attn_resolutions:
-                    h = AttnBlock(self.groups)(h)
+                    h = AttnBlock(self.groups, self.dtype)(h)
             if level != 0:
                 b, hh, ww, c = h.shape
                 h = jax.image.resize(h, (b, 2 * hh, 2 * ww, c), "nearest")
-                h = nn.Conv(c, (3, 3))(h)
-        h = jax.nn.swish(nn.GroupNorm(self.groups)(h))
-        return nn.Conv(self.out_ch or x.shape[-1], (3, 3), kernel_init=nn.initializers.zeros)(h)
+                h = conv(c)(h)
+        h = jax.nn.swish(nn.GroupNorm(self.groups, dtype=self.dtype)(h))
+        out = conv(self.out_ch or x.shape[-1], kernel_init=nn.initializers.zeros)(h)
+        return out.astype(out_dtype)
 
 
 ddpm_cifar10 = functools.partial(
