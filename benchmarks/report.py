@@ -4,8 +4,9 @@
 
 Sections: 1 numerical agreement (benchmarks.peer_agreement), 2 sampling speed
 (benchmarks.peer_sampling_speed), 3-4 training speed and step overhead
-(benchmarks.peer_training_speed), 5 scaling (benchmarks.scaling). Sampler overhead has its own table (benchmarks.sampler_overhead,
-docs/sampler_overhead.md).
+(benchmarks.peer_training_speed), 5 scaling (benchmarks.scaling), 6 the DDPM CIFAR-10 UNet on a
+GPU (benchmarks.gpu_unet; on a machine without one, the command). Sampler overhead has its own
+table (benchmarks.sampler_overhead, docs/sampler_overhead.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ import time
 
 import jax
 
-from benchmarks import peer_agreement, peer_sampling_speed, peer_training_speed, scaling
+from benchmarks import (
+    gpu_unet,
+    peer_agreement,
+    peer_sampling_speed,
+    peer_training_speed,
+    scaling,
+)
 
 
 def machine() -> str:
@@ -34,6 +41,38 @@ def machine() -> str:
         f"({jax.devices()[0].platform}), jax {jax.__version__}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads)"
     )
+
+
+def gpu_section() -> str:
+    """benchmarks.gpu_unet's tables on a GPU; on a machine without one, the command to run."""
+    if jax.devices()[0].platform != "gpu":
+        return (
+            "No GPU on this machine. On one, `python -m benchmarks.gpu_unet --out "
+            "docs/gpu_unet.md` measures diffjax (float32 and bfloat16 training images/s, MFU, DDIM "
+            "sampling images/s); with torch + diffusers installed for CUDA, "
+            "`python -m benchmarks.gpu_unet --peers --out docs/gpu_unet.md` adds diffusers' "
+            "UNet2DModel (same configuration, 35.75M parameters) in eager mode and with "
+            "torch.compile. `make bench-peers` on a GPU machine includes it here.\n"
+        )
+    import argparse as _argparse
+
+    try:
+        import torch
+
+        peers = torch.cuda.is_available()
+    except ImportError:
+        peers = False
+    args = _argparse.Namespace(
+        batch=128,
+        sample_batch=256,
+        nfe=20,
+        steps=20,
+        quick=False,
+        dtypes=["float32", "bfloat16"],
+        peers=peers,
+        compile=peers,
+    )
+    return gpu_unet.tables(*gpu_unet.run(args), args)
 
 
 def main():
@@ -65,10 +104,8 @@ def main():
         "## 5. Scaling over devices and processes\n",
         scaling.__doc__.split("\n\n")[1] + "\n",
         scaling.table(scaling_rows, 512, 200),
-        "## 6. GPU\n",
-        "Not measured yet: no GPU was lent to the sessions so far. The UNet throughput benchmark "
-        "(DDPM CIFAR-10 UNet, float32 / bfloat16, vs diffusers' UNet2DModel) is still to be "
-        "written.\n",
+        "## 6. GPU: the DDPM CIFAR-10 UNet\n",
+        gpu_section(),
     ]
     parts.append(f"\n(total benchmark time {time.perf_counter() - start:.0f} s)\n")
     text = "\n".join(parts)

@@ -73,6 +73,17 @@ def make_train_step(
 
     jitted = {}
 
+    def jit_for(batch):
+        struct = jax.tree.structure(batch)
+        if struct not in jitted:
+            jitted[struct] = jax.jit(
+                body,
+                in_shardings=(replicated, batch_sharding(batch)),
+                out_shardings=(replicated, replicated),
+                donate_argnums=(0,),
+            )
+        return jitted[struct]
+
     def run(state: TrainState, batch):
         """batch: global arrays, or with several processes this host's rows (numpy)."""
         if jax.process_count() > 1:
@@ -84,16 +95,9 @@ def make_train_step(
                 ),
                 batch,
             )
-        struct = jax.tree.structure(batch)
-        if struct not in jitted:
-            jitted[struct] = jax.jit(
-                body,
-                in_shardings=(replicated, batch_sharding(batch)),
-                out_shardings=(replicated, replicated),
-                donate_argnums=(0,),
-            )
-        return jitted[struct](state, batch)
+        return jit_for(batch)(state, batch)
 
     run.mesh = mesh
+    run.lower = lambda state, batch: jit_for(batch).lower(state, batch)  # for cost analysis
     run.steps_per_call = steps_per_call
     return run
