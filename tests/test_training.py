@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from diffjax.training import ema_decay, init_train_state, make_optimizer, make_train_step
+from diffjax.training import ema_decay, init_train_state, make_optimizer, make_train_step, train
 
 
 def test_eight_fake_devices_give_the_same_step_as_one():
@@ -208,3 +208,33 @@ def test_several_steps_per_call_match_single_steps(tmp_path):
         train(fresh(), multi_step, batches_from, 10, progress=False)
     with pytest.raises(ValueError, match="steps_per_call must be >= 1"):
         make_train_step(loss_fn, opt, steps_per_call=0)
+
+
+def test_loop_keeps_at_most_max_in_flight_steps_dispatched(monkeypatch):
+    """The host waits for step s - k before dispatching step s + 1 (k = max_in_flight): unbounded
+    queues of multi-device steps deadlocked XLA:CPU collectives (benchmarks/scaling.py)."""
+    events = []
+    state = init_train_state({"w": jnp.zeros(())}, optax.sgd(0.1), jax.random.PRNGKey(0))
+
+    def step_fn(st, batch):
+        events.append(("dispatch", int(st.step) + 1))
+        return st._replace(step=st.step + 1), {"loss": np.float32(int(st.step) + 1)}
+
+    monkeypatch.setattr(jax, "block_until_ready", lambda m: events.append(("wait", int(m["loss"]))))
+    train(
+        state,
+        step_fn,
+        lambda k: iter(range(k, 100)),
+        10,
+        log_every=100,
+        progress=False,
+        max_in_flight=3,
+    )
+    expected = []
+    for s in range(1, 11):
+        expected.append(("dispatch", s))
+        if s > 3:
+            expected.append(("wait", s - 3))
+    assert events == expected
+    with pytest.raises(ValueError, match="max_in_flight must be >= 1"):
+        train(state, step_fn, lambda k: iter(range(k, 100)), 10, progress=False, max_in_flight=0)
