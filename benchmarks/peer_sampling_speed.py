@@ -54,6 +54,28 @@ def mlp_flops(batch: int) -> int:
     return 2 * batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
+def eval_breakdown(params, x, t, repeats: int = 20) -> dict:
+    """Where one evaluation's time goes: the same MLP (same parameters) with jax.nn.selu (expm1),
+    ReLU, no activation, and its four matmuls alone (no bias, no concatenation of t)."""
+    from diffjax.networks import MLP
+
+    out = {}
+    for name, act in (("jax.nn.selu", jax.nn.selu), ("relu", jax.nn.relu), ("none", lambda h: h)):
+        f = jax.jit(MLP(width=WIDTH, depth=DEPTH, activation=act).apply)
+        out[name] = best_time(lambda f=f: jax.block_until_ready(f(params, x, t)), repeats)
+    kernels = [leaf for leaf in jax.tree.leaves(params) if leaf.ndim == 2]
+    h0 = jnp.concatenate([x, t[:, None]], axis=-1)
+
+    @jax.jit
+    def matmuls(h):
+        for w in kernels:
+            h = h @ w
+        return h
+
+    out["matmuls"] = best_time(lambda: jax.block_until_ready(matmuls(h0)), repeats)
+    return out
+
+
 def k_diffusion_denoiser(net, schedule):
     import torch
 
@@ -89,7 +111,7 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
         with torch.no_grad():
             theirs_eval = best_time(lambda: net(x_t, torch.zeros(batch)), 20)
         floor = mlp_flops(batch) / peak
-        evals.append((batch, ours_eval, theirs_eval, floor))
+        evals.append((batch, ours_eval, theirs_eval, floor, eval_breakdown(params, x_jax, t_in)))
         for n in steps:
             grid = time_grid(schedule, n, "trailing")
             steps_1b = np.round(grid[:-1] * T).astype(int)
@@ -129,13 +151,15 @@ def tables(rows, evals, peak) -> str:
         "",
         f"One network evaluation (measured matmul peak {peak / 1e9:.0f} GFLOP/s):",
         "",
-        "| batch | diffjax ms | torch ms | FLOP floor ms | diffjax / floor |",
-        "|---|---|---|---|---|",
+        "| batch | diffjax ms | torch ms | FLOP floor ms | diffjax / floor | with jax.nn.selu ms "
+        "| with ReLU ms | no activation ms | 4 matmuls alone ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for batch, ours, theirs, floor in evals:
+    for batch, ours, theirs, floor, b in evals:
         lines.append(
             f"| {batch} | {1e3 * ours:.3f} | {1e3 * theirs:.3f} | {1e3 * floor:.3f} "
-            f"| {ours / floor:.2f} |"
+            f"| {ours / floor:.2f} | {1e3 * b['jax.nn.selu']:.3f} | {1e3 * b['relu']:.3f} "
+            f"| {1e3 * b['none']:.3f} | {1e3 * b['matmuls']:.3f} |"
         )
     return "\n".join(lines) + "\n"
 

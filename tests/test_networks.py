@@ -98,3 +98,19 @@ def test_unet_bfloat16_compute_keeps_float32_params_and_tracks_float32():
     assert out.dtype == jnp.float32
     err = float(jnp.max(jnp.abs(out - ref)) / jnp.max(jnp.abs(ref)))
     assert 1e-5 < err < 0.05, err  # really computed in bfloat16, and close
+
+
+def test_fast_selu_matches_jax_selu_in_float32():
+    from diffjax.networks.mlp import selu
+
+    x = jnp.concatenate(
+        [
+            jnp.linspace(-20.0, 20.0, 100_001, dtype=jnp.float32),
+            jnp.array([-1e4, -1e-30, 0.0, 1e-30, 1e4], jnp.float32),
+        ]
+    )
+    ours, ref = selu(x), jax.nn.selu(x)
+    assert ours.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(ours)))
+    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=4e-7)
+    g_ours, g_ref = jax.vmap(jax.grad(selu))(x), jax.vmap(jax.grad(jax.nn.selu))(x)
+    np.testing.assert_allclose(g_ours, g_ref, rtol=1e-6, atol=4e-7)
