@@ -55,9 +55,11 @@ def test_flow2d_table_summary_pairs_ours_with_the_paper():
         }
         for s, w in ((42, 0.12), (43, 0.14))
     ]
-    table, records = flow2d_table.summarise(rows)
-    assert "| OT-CFM | N -> moons | 2 | 0.130 +- 0.014 | 0.130 +- 0.016 |" in table
+    floor = {"gaussian_to_moons": {"42": 0.03, "43": 0.05, "44": 9.0}}  # seed 44 not finished
+    table, records = flow2d_table.summarise(rows, floor)
+    assert "| OT-CFM | N -> moons | 2 | 0.130 +- 0.014 | 0.130 +- 0.016 | 0.040 +- 0.014 |" in table
     assert records[0]["w2_intervals_overlap"] is True
+    assert records[0]["two_sample_floor"] == [0.03, 0.05]
 
 
 def _tiny_ddpm_config(quick_steps=2):
