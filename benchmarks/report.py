@@ -93,6 +93,7 @@ def main():
         peer_agreement.table(peer_agreement.run()),
         "\nExact Gaussian-mixture denoiser (float64), mean error to the exact ODE solution:\n",
         peer_agreement.gmm_table(peer_agreement.gmm_errors()),
+        peer_agreement.GMM_NOTE,
         peer_agreement.INCEPTION_INTRO,
         peer_agreement.inception_table(peer_agreement.inception_rows()),
         "## 2. Sampling speed\n",
