@@ -58,9 +58,17 @@ def timed(fn, steps: int, sync) -> float:
 # ---------------------------------------------------------------- diffjax
 
 
+def diffjax_unet(dtype: str, quick: bool) -> UNet:
+    """The CIFAR-10 UNet (or the quick one) computing in `dtype`, parameters in float32."""
+    return (
+        UNet(dtype=jnp.dtype(dtype), **QUICK_UNET)
+        if quick
+        else ddpm_cifar10(dtype=jnp.dtype(dtype))
+    )
+
+
 def diffjax_train(batch: int, dtype: str, steps: int, quick: bool) -> dict:
-    model_kw = dict(QUICK_UNET) if quick else {}
-    model = (UNet if quick else ddpm_cifar10)(dtype=jnp.dtype(dtype), **model_kw)
+    model = diffjax_unet(dtype, quick)
     schedule = DiscreteDDPM()
 
     def loss_fn(params, data, key):
@@ -90,8 +98,7 @@ def diffjax_train(batch: int, dtype: str, steps: int, quick: bool) -> dict:
 
 
 def diffjax_sample(batch: int, nfe: int, dtype: str, quick: bool) -> float:
-    model_kw = dict(QUICK_UNET) if quick else {}
-    model = (UNet if quick else ddpm_cifar10)(dtype=jnp.dtype(dtype), **model_kw)
+    model = diffjax_unet(dtype, quick)
     schedule = DiscreteDDPM()
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, 32, 32, 3), jnp.float32)
     params = model.init(jax.random.PRNGKey(0), x[:1], jnp.zeros((1,), jnp.float32))
