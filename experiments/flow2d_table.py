@@ -53,13 +53,28 @@ def job_dir(workdir: str, method: str, task: str, seed: int) -> str:
     return os.path.join(workdir, method, task, f"seed{seed}")
 
 
-def run_jobs(workdir: str, methods, tasks, seeds, overrides: dict | None = None) -> None:
+# (method, task) pairs the paper leaves blank and the sweep skips unless asked for by name
+SKIPPED = {
+    ("sbcfm", "moons_to_8gaussians"): (
+        "not in the paper's table; with sigma 1 its Sinkhorn epsilon 2 sigma^2 = 2 is almost "
+        "unregularised at this pair's cost scale (~100x the others'), Sinkhorn runs to its "
+        "2000-iteration cap: ~0.3 s/step, ~1.5 h per run on this CPU"
+    ),
+}
+
+
+def run_jobs(
+    workdir: str, methods, tasks, seeds, overrides: dict | None = None, include_skipped=False
+) -> None:
     """Runs every missing job, seed-major so that a partial sweep covers every task."""
     from experiments.flow2d import train_and_evaluate
 
     for seed in seeds:
         for method in methods:
             for task in tasks:
+                if (method, task) in SKIPPED and not include_skipped:
+                    print(f"skipping {method} {task}: {SKIPPED[method, task]}", flush=True)
+                    continue
                 d = job_dir(workdir, method, task, seed)
                 if os.path.exists(os.path.join(d, "results.json")):
                     continue
@@ -182,6 +197,7 @@ def main(argv):
             split(FLAGS.methods),
             split(FLAGS.tasks),
             [int(s) for s in split(FLAGS.seeds)],
+            include_skipped=FLAGS.include_skipped,
         )
     floor = floors(FLAGS.workdir, TASKS, SEEDS) if FLAGS.floors else None
     table, records = summarise(collect(FLAGS.workdir), floor)
@@ -213,6 +229,7 @@ if __name__ == "__main__":
     flags.DEFINE_string("tasks", ",".join(TASKS), "comma-separated tasks")
     flags.DEFINE_string("seeds", ",".join(map(str, SEEDS)), "comma-separated seeds")
     flags.DEFINE_bool("summarise_only", False, "only write the summary of finished jobs")
+    flags.DEFINE_bool("include_skipped", False, "also run the SKIPPED (method, task) pairs")
     flags.DEFINE_bool("floors", False, "add the two-sample W2 floor per task (~15 min once)")
     flags.DEFINE_string("docs", "", "also write the summary here (markdown)")
     app.run(main)

@@ -43,6 +43,12 @@ def test_flow2d_config_errors(tmp_path):
         flow2d.train_and_evaluate(config, str(tmp_path))
 
 
+def test_flow2d_table_skips_pairs_the_paper_leaves_blank(tmp_path, capsys):
+    flow2d_table.run_jobs(str(tmp_path), ["sbcfm"], ["moons_to_8gaussians"], [42])
+    assert "skipping sbcfm moons_to_8gaussians" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
+
+
 def test_flow2d_table_summary_pairs_ours_with_the_paper():
     rows = [
         {
