@@ -7,6 +7,7 @@ stopped and restarted at will (or split across machines with --methods / --seeds
     python -m experiments.flow2d_table --workdir runs/flow2d_table            # run + summarise
     python -m experiments.flow2d_table --workdir runs/flow2d_table --methods=otcfm --seeds=42,43
     python -m experiments.flow2d_table --workdir runs/flow2d_table --summarise_only --docs docs/flow2d_table.md
+    python -m experiments.flow2d_table --workdir runs/flow2d_table --merge other/table.json --summarise_only
 
 The summary (table.md, table.json in the workdir, and --docs if given) puts mean +- std over the
 finished seeds next to the published numbers (REFERENCES: [SF]2M Table 2).
@@ -129,6 +130,44 @@ def floors(workdir: str, tasks, seeds) -> dict:
     return table
 
 
+def merge(workdir: str, table_json: str) -> int:
+    """Adopts the per-seed results of another sweep's table.json (another machine's share, or the
+    docs copy): each (method, task, seed) without a results.json here gets one, marked with
+    `merged_from`, and its two-sample floor joins floors.json. Returns the number of jobs adopted."""
+    with open(table_json) as f:
+        records = json.load(f)
+    floor_path = os.path.join(workdir, "floors.json")
+    floor = json.load(open(floor_path)) if os.path.exists(floor_path) else {}
+    adopted = 0
+    for rec in records:
+        seeds = rec["seeds"]
+        train = rec.get("train_seconds", [rec["train_seconds_mean"]] * len(seeds))
+        floors_of_seeds = rec.get("two_sample_floor") or []
+        for i, seed in enumerate(seeds):
+            if len(floors_of_seeds) == len(seeds):
+                floor.setdefault(rec["task"], {}).setdefault(str(seed), floors_of_seeds[i])
+            d = job_dir(workdir, rec["method"], rec["task"], seed)
+            if os.path.exists(os.path.join(d, "results.json")):
+                continue
+            os.makedirs(d, exist_ok=True)
+            result = {
+                "method": rec["method"],
+                "task": rec["task"],
+                "seed": seed,
+                "w2": rec["w2"][i],
+                "npe": rec["npe"][i],
+                "train_seconds": train[i],
+                "merged_from": table_json,
+            }
+            with open(os.path.join(d, "results.json"), "w") as f:
+                json.dump(result, f, indent=2)
+            adopted += 1
+    os.makedirs(workdir, exist_ok=True)
+    with open(floor_path, "w") as f:
+        json.dump(floor, f, indent=2)
+    return adopted
+
+
 def _mean_std(values) -> str:
     if not values:
         return "-"
@@ -148,7 +187,10 @@ def summarise(rows: list[dict], floor: dict | None = None) -> tuple[str, list[di
     ]
     for method in METHODS:
         for i, task in enumerate(TASKS):
-            sel = [r for r in rows if r["method"] == method and r["task"] == task]
+            sel = sorted(
+                (r for r in rows if r["method"] == method and r["task"] == task),
+                key=lambda r: r["seed"],
+            )
             if not sel:
                 continue
             w2 = [r["w2"] for r in sel]
@@ -158,7 +200,7 @@ def summarise(rows: list[dict], floor: dict | None = None) -> tuple[str, list[di
             paper_w2 = f"{pw[0]:.3f} +- {pw[1]:.3f}" if pw else "-"
             paper_npe = f"{pn:.3f}" if pn is not None else "-"
             train = np.mean([r["train_seconds"] for r in sel])
-            seeds = sorted(r["seed"] for r in sel)
+            seeds = [r["seed"] for r in sel]
             task_floor = [floor[task][str(s)] for s in seeds if str(s) in floor.get(task, {})]
             lines.append(
                 f"| {METHOD_NAMES[method]} | {TASK_NAMES[task]} | {len(seeds)} | {_mean_std(w2)} "
@@ -182,6 +224,7 @@ def summarise(rows: list[dict], floor: dict | None = None) -> tuple[str, list[di
                     "paper_npe": pn,
                     "w2_intervals_overlap": within,
                     "two_sample_floor": task_floor,
+                    "train_seconds": [r["train_seconds"] for r in sel],
                     "train_seconds_mean": float(train),
                 }
             )
@@ -191,6 +234,8 @@ def summarise(rows: list[dict], floor: dict | None = None) -> tuple[str, list[di
 def main(argv):
     del argv
     split = lambda s: [x for x in s.split(",") if x]
+    if FLAGS.merge:
+        print(f"adopted {merge(FLAGS.workdir, FLAGS.merge)} finished jobs from {FLAGS.merge}")
     if not FLAGS.summarise_only:
         run_jobs(
             FLAGS.workdir,
@@ -232,4 +277,5 @@ if __name__ == "__main__":
     flags.DEFINE_bool("include_skipped", False, "also run the SKIPPED (method, task) pairs")
     flags.DEFINE_bool("floors", False, "add the two-sample W2 floor per task (~15 min once)")
     flags.DEFINE_string("docs", "", "also write the summary here (markdown)")
+    flags.DEFINE_string("merge", "", "first adopt the per-seed results of this table.json")
     app.run(main)

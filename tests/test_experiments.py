@@ -68,6 +68,38 @@ def test_flow2d_table_summary_pairs_ours_with_the_paper():
     assert records[0]["two_sample_floor"] == [0.03, 0.05]
 
 
+def test_flow2d_table_merge_adopts_another_sweeps_seeds(tmp_path):
+    rows = [
+        {
+            "method": "icfm",
+            "task": "gaussian_to_moons",
+            "seed": s,
+            "w2": w,
+            "npe": n,
+            "train_seconds": t,
+        }
+        for s, w, n, t in ((44, 0.20, 0.9, 3.0), (42, 0.16, 0.8, 1.0))
+    ]
+    floor = {"gaussian_to_moons": {"42": 0.03, "44": 0.04}}
+    _, records = flow2d_table.summarise(rows, floor)
+    assert records[0]["seeds"] == [42, 44] and records[0]["w2"] == [0.16, 0.20]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(records))
+    here = tmp_path / "here"
+    # seed 42 already finished here: kept, not overwritten
+    flow2d_table.merge(str(here), str(other))  # creates the workdir
+    kept = here / "icfm" / "gaussian_to_moons" / "seed42" / "results.json"
+    kept.write_text(json.dumps({**rows[1], "w2": 0.5}))
+    (here / "icfm" / "gaussian_to_moons" / "seed44" / "results.json").unlink()
+    assert flow2d_table.merge(str(here), str(other)) == 1
+    merged = flow2d_table.collect(str(here))
+    assert [(r["seed"], r["w2"], r["train_seconds"]) for r in merged] == [
+        (42, 0.5, 1.0),
+        (44, 0.20, 3.0),
+    ]
+    assert json.loads((here / "floors.json").read_text()) == floor
+
+
 def _tiny_ddpm_config(quick_steps=2):
     config = ddpm_digits.get_config()
     config.quick = True
