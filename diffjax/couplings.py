@@ -103,22 +103,39 @@ def sinkhorn_plan(
         return solver(linear_problem.LinearProblem(geom)).matrix
 
 
+def _inverse_cdf(weights: Array, u: Array) -> Array:
+    """Index k with cumsum[k - 1] <= u < cumsum[k] for u in [0, total), per row of `weights`
+    (m,) or (num, m) and entry of u (num,); clipped to m - 1 against round-off. A binary search:
+    comparing u against every cumsum entry lets XLA fuse u's random draw into that (num, m)
+    comparison and recompute it m times (0.3 ms at 512 x 512 on this CPU)."""
+    search = lambda w, x: jnp.searchsorted(jnp.cumsum(w), x, side="right")
+    k = jax.vmap(search)(weights, u) if weights.ndim == 2 else search(weights, u)
+    return jnp.minimum(k, weights.shape[-1] - 1)
+
+
 def sample_plan(key: Array, plan: Array, num: int) -> tuple[Array, Array]:
     """Draws `num` index pairs (i, j) with probability plan[i, j] (with replacement).
 
-    Two inverse-CDF stages, i from the row sums then j from row i: O(num n) work. (Gumbel-max over
-    the flattened n x n plan, `jax.random.categorical`, draws num n^2 variates: 6.9 s at n = 512
-    on this CPU against a 69 ms Sinkhorn solve.)
+    Inverse CDF in three stages: row i from the row sums, then a block of ~sqrt(m) columns of row
+    i from its block sums, then the column inside that block; O(n m + num sqrt(m)) work. (Gumbel
+    -max over the flattened n x n plan, `jax.random.categorical`, draws num n^2 variates: 6.9 s
+    at n = 512 on this CPU against a 3 ms Sinkhorn solve at epsilon 2; inverse CDF over the full
+    num x m sampled rows took 0.4-0.6 ms, these stages 0.2-0.3 ms.)
     """
+    n, m = plan.shape
     plan = jnp.maximum(plan, 0.0)
+    size = 1 << int(np.ceil(np.log2(m) / 2))  # a power of 2 >= sqrt(m): 32 columns at m = 512
+    blocks = jnp.pad(plan, ((0, 0), (0, -m % size))).reshape(n, -1, size)  # (n, nb, size)
+    block_sums = jnp.sum(blocks, axis=-1)  # (n, nb)
+    row_sums = jnp.sum(block_sums, axis=-1)
     key_i, key_j = jax.random.split(key)
-    rows = jnp.cumsum(jnp.sum(plan, axis=1))
-    u = jax.random.uniform(key_i, (num,), rows.dtype) * rows[-1]
-    i = jnp.minimum(jnp.searchsorted(rows, u, side="right"), plan.shape[0] - 1)
-    cols = jnp.cumsum(plan[i], axis=1)  # (num, m)
-    v = jax.random.uniform(key_j, (num,), cols.dtype) * cols[:, -1]
-    j = jax.vmap(lambda c, x: jnp.searchsorted(c, x, side="right"))(cols, v)
-    return i, jnp.minimum(j, plan.shape[1] - 1)
+    i = _inverse_cdf(row_sums, jax.random.uniform(key_i, (num,), plan.dtype) * jnp.sum(row_sums))
+    sums_i = block_sums[i]  # (num, nb)
+    v = jax.random.uniform(key_j, (num,), plan.dtype) * jnp.sum(sums_i, axis=-1)
+    b = _inverse_cdf(sums_i, v)
+    before = jnp.sum(jnp.where(jnp.arange(sums_i.shape[1], dtype=b.dtype) < b[:, None], sums_i, 0.0), axis=-1)
+    inside = _inverse_cdf(blocks[i, b], v - before)
+    return i, jnp.minimum(b * size + inside, m - 1)
 
 
 def couple(

@@ -147,6 +147,15 @@ def test_sinkhorn_marginals_and_sampling():
     p = (rect / rect.sum()).reshape(-1)
     assert np.all(freq[p == 0] == 0)
     np.testing.assert_array_less(np.abs(freq - p), 4 * np.sqrt(p * (1 - p) / n) + 1e-12)
+    # several column blocks (8 columns each) with padding and an all-zero block
+    wide = np.random.default_rng(1).uniform(size=(3, 37)) ** 4 * (np.arange(37) % 5 > 0)
+    wide[:, 8:16] = 0.0
+    n = 400_000
+    i, j = couplings.sample_plan(jax.random.PRNGKey(3), jnp.asarray(wide), n)
+    freq = np.bincount(np.asarray(i * 37 + j), minlength=3 * 37) / n
+    p = (wide / wide.sum()).reshape(-1)
+    assert np.all(freq[p == 0] == 0)
+    np.testing.assert_array_less(np.abs(freq - p), 4 * np.sqrt(p * (1 - p) / n) + 1e-12)
 
 
 def test_couplings_keep_labels_paired():
