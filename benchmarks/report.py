@@ -4,9 +4,9 @@
 
 Sections: 1 numerical agreement (benchmarks.peer_agreement), 2 sampling speed
 (benchmarks.peer_sampling_speed), 3-4 training speed and step overhead
-(benchmarks.peer_training_speed), 5 scaling (benchmarks.scaling), 6 the DDPM CIFAR-10 UNet on a
-GPU (benchmarks.gpu_unet; on a machine without one, the command). Sampler overhead has its own
-table (benchmarks.sampler_overhead, docs/sampler_overhead.md).
+(benchmarks.peer_training_speed) and sampler overhead (benchmarks.sampler_overhead), 5 scaling
+(benchmarks.scaling), 6 the DDPM CIFAR-10 UNet on a GPU (benchmarks.gpu_unet; on a machine
+without one, the command).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from benchmarks import (
     peer_agreement,
     peer_sampling_speed,
     peer_training_speed,
+    sampler_overhead,
     scaling,
 )
 
@@ -102,6 +103,8 @@ def main():
         "## 3-4. Training speed and step overhead\n",
         peer_training_speed.__doc__.split("\n\n")[1] + "\n",
         peer_training_speed.tables(*peer_training_speed.run(repeats=args.repeats)),
+        "\nSampler overhead: " + sampler_overhead.__doc__.split("\n\n")[1] + "\n",
+        sampler_overhead.table(*sampler_overhead.run()),
         "## 5. Scaling over devices and processes\n",
         scaling.__doc__.split("\n\n")[1] + "\n",
         scaling.table(scaling_rows, 512, 200),
