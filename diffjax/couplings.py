@@ -133,7 +133,9 @@ def sample_plan(key: Array, plan: Array, num: int) -> tuple[Array, Array]:
     sums_i = block_sums[i]  # (num, nb)
     v = jax.random.uniform(key_j, (num,), plan.dtype) * jnp.sum(sums_i, axis=-1)
     b = _inverse_cdf(sums_i, v)
-    before = jnp.sum(jnp.where(jnp.arange(sums_i.shape[1], dtype=b.dtype) < b[:, None], sums_i, 0.0), axis=-1)
+    before = jnp.sum(
+        jnp.where(jnp.arange(sums_i.shape[1], dtype=b.dtype) < b[:, None], sums_i, 0.0), axis=-1
+    )
     inside = _inverse_cdf(blocks[i, b], v - before)
     return i, jnp.minimum(b * size + inside, m - 1)
 
