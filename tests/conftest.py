@@ -2,8 +2,11 @@
 ask for float32 explicitly)."""
 
 import os
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# trained artifacts (the digits classifier) go to a fresh folder, not the user's ~/.cache
+os.environ["DIFFJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="diffjax-test-cache-")
 
 import jax  # noqa: E402
 

@@ -82,3 +82,19 @@ def test_tfds_sources_through_mock_data(name, shape):
         assert -1.0 <= rec["image"].min() and rec["image"].max() <= 1.0
         b = batches(src, 4, 3, seed=0, process_index=1, process_count=2)[2]
         assert b["image"].shape == (2, *shape) and b["label"].dtype == np.int32
+
+
+def test_digits_classifier_trains_accurately_and_caches(tmp_path):
+    """The offline feature space of the digits Frechet distance: trained (in 32-bit mode whatever
+    jax_enable_x64 says; the claim: 99.66% held-out accuracy, 296 of 297), then read back from the
+    cache bit for bit."""
+    import jax
+
+    from diffjax.feature_extractors import digits_classifier
+
+    params, accuracy = digits_classifier(cache_dir=str(tmp_path))
+    assert accuracy >= 295 / 297
+    again, cached_accuracy = digits_classifier(cache_dir=str(tmp_path))
+    assert cached_accuracy == accuracy
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
