@@ -3,6 +3,7 @@
 Launch: python -m experiments.flow2d --config configs/flow2d.py --workdir runs/flow2d
 Overrides: --config.method=icfm --config.task=gaussian_to_moons --config.seed=43
 OT-CFM with an entropic coupling on the device: --config.coupling=sinkhorn --config.epsilon=2.0
+Rectified flow with one reflow round (the paper's RF row): --config.method=rf --config.reflow=1
 Quick (the README's main job, ~1-2 min on 2 CPU cores): --config.quick=True
 Full protocol per (method, task, seed): 1000 epochs of 10k points at batch 512 (~20k steps),
 100 Euler steps, exact W2 on 10k vs 10k test points. Published W2 (OT-CFM / I-CFM), N->8gaussians:
@@ -31,6 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
         str
     )  # None: the method's own; or 'sinkhorn'
     c.epsilon = ml_collections.config_dict.placeholder(float)  # Sinkhorn regularisation (absolute)
+    c.reflow = 0  # rf only: reflow rounds after the first training (1: the 2-rectified flow)
     c.couple_on_host = False  # otcfm: exact OT in the input pipeline (needed on several devices)
     c.steps_per_call = (
         1  # >1: that many optimizer steps per dispatch (lax.scan); must divide the total

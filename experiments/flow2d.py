@@ -46,52 +46,13 @@ def _datasets(config):
     )
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-    if config.task not in TASKS:
-        raise ValueError(f"config.task={config.task!r} is not one of {sorted(TASKS)}.")
-    os.makedirs(workdir, exist_ok=True)
-    src_train, tgt_train, src_test, tgt_test = _datasets(config)
-    model = MLP(width=config.width, depth=config.depth)
-    velocity = lambda p, x, t, c: model.apply(p, x, t)
-    sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
-    host_ot = config.couple_on_host and config.method == "otcfm"
-    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
-    fm = make_flow_matching_loss(
-        velocity,
-        "icfm" if host_ot else config.method,
-        sigma,
-        coupling=config.coupling,
-        epsilon=config.epsilon,
-    )
-    loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
+def _fit(config, workdir, params, loss_fn, batches_from, total, key):
+    """Trains from `params` with AdamW for `total` steps, checkpointed in workdir (resumable)."""
     opt = make_optimizer("adamw", config.learning_rate, weight_decay=config.weight_decay)
-    key = jax.random.PRNGKey(config.seed)
-    params = model.init(key, jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32))
-    state = init_train_state(params, opt, jax.random.fold_in(key, 1))
+    state = init_train_state(params, opt, key)
     step = make_train_step(
         loss_fn, opt, ema=0.0, ema_warmup=False, steps_per_call=config.steps_per_call
     )
-    epochs = config.quick_epochs if config.quick else config.epochs
-    per_epoch = config.num_train // config.batch_size
-    total = epochs * per_epoch
-
-    def batches_from(first_step):
-        orders = {}
-        for k in range(first_step, total):
-            epoch, b = divmod(k, per_epoch)
-            if epoch not in orders:  # the data order is a function of (seed, epoch): resumable
-                rng = np.random.default_rng([config.seed, epoch])
-                orders = {
-                    epoch: (rng.permutation(config.num_train), rng.permutation(config.num_train))
-                }
-            order_t, order_s = orders[epoch]
-            sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-            # source and target are shuffled independently: the coupling is the loss's job
-            data, source = tgt_train[order_t[sl]], src_train[order_s[sl]]
-            if host_ot:
-                source = exact_ot_pairs_on_host(data, source)
-            yield {"data": data, "source": source}
-
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=config.checkpoint_every)
     ckpt.install_sigterm_handler()
     writer = MetricWriter(workdir)
@@ -110,24 +71,96 @@ def train_and_evaluate(config, workdir: str) -> dict:
     writer.close()
     if not finished:
         raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
-    train_time = time.perf_counter() - start
+    return state.params, time.perf_counter() - start
 
-    # sample: Euler on the learned velocity from the source (t = 1) to the target (t = 0)
+
+def _euler(velocity, params, x_source, steps: int, return_trajectory: bool = False):
+    """Euler on the learned velocity from the source (t = 1) to the target (t = 0)."""
     sched = RectifiedFlow(t_min=0.0, t_max=1.0)
-
     denoiser = Denoiser(velocity, sched, "velocity")  # the network predicts dx_t/dt
-
-    grid = np.linspace(1.0, 0.0, config.euler_steps + 1)
-    start = time.perf_counter()
+    grid = np.linspace(1.0, 0.0, steps + 1)
     out = sample(
         denoiser,
-        jnp.asarray(src_test),
+        jnp.asarray(x_source),
         grid,
         "euler",
-        params=state.params,
+        params=params,
         schedule=sched,
-        return_trajectory=True,
+        return_trajectory=return_trajectory,
     )
+    return grid, out
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+    if config.task not in TASKS:
+        raise ValueError(f"config.task={config.task!r} is not one of {sorted(TASKS)}.")
+    if config.reflow and config.method != "rf":
+        raise ValueError(f"config.reflow={config.reflow} needs config.method='rf'.")
+    os.makedirs(workdir, exist_ok=True)
+    src_train, tgt_train, src_test, tgt_test = _datasets(config)
+    model = MLP(width=config.width, depth=config.depth)
+    velocity = lambda p, x, t, c: model.apply(p, x, t)
+    sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
+    host_ot = config.couple_on_host and config.method == "otcfm"
+    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
+    fm = make_flow_matching_loss(
+        velocity,
+        "icfm" if host_ot else config.method,
+        sigma,
+        coupling=config.coupling,
+        epsilon=config.epsilon,
+    )
+    loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
+    key = jax.random.PRNGKey(config.seed)
+    params = model.init(key, jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32))
+    epochs = config.quick_epochs if config.quick else config.epochs
+    per_epoch = config.num_train // config.batch_size
+    total = epochs * per_epoch
+
+    def batches_over(target, source, paired: bool):
+        def batches_from(first_step):
+            orders = {}
+            for k in range(first_step, total):
+                epoch, b = divmod(k, per_epoch)
+                if epoch not in orders:  # the data order is a function of (seed, epoch): resumable
+                    rng = np.random.default_rng([config.seed, epoch])
+                    order_t = rng.permutation(config.num_train)
+                    order_s = order_t if paired else rng.permutation(config.num_train)
+                    orders = {epoch: (order_t, order_s)}
+                order_t, order_s = orders[epoch]
+                sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
+                # unpaired: shuffled independently, the coupling is the loss's job
+                data, source_b = target[order_t[sl]], source[order_s[sl]]
+                if host_ot:
+                    source_b = exact_ot_pairs_on_host(data, source_b)
+                yield {"data": data, "source": source_b}
+
+        return batches_from
+
+    batches = batches_over(tgt_train, src_train, paired=False)
+    params, train_time = _fit(
+        config, workdir, params, loss_fn, batches, total, jax.random.fold_in(key, 1)
+    )
+    # reflow (Liu et al. 2023): pair each training source point with the current flow's image of
+    # it, then fine-tune the same network on those fixed pairs (a k-rectified flow after k - 1)
+    for k in range(1, config.reflow + 1):
+        _, out = _euler(velocity, params, src_train, config.euler_steps)
+        images = np.asarray(out.samples)
+        batches = batches_over(images, src_train, paired=True)
+        params, seconds = _fit(
+            config,
+            os.path.join(workdir, f"reflow{k}"),
+            params,
+            loss_fn,
+            batches,
+            total,
+            jax.random.fold_in(key, 1 + k),
+        )
+        train_time += seconds
+
+    last_dir = os.path.join(workdir, f"reflow{config.reflow}") if config.reflow else workdir
+    start = time.perf_counter()
+    grid, out = _euler(velocity, params, src_test, config.euler_steps, return_trajectory=True)
     traj = np.asarray(out.trajectory)
     sample_time = time.perf_counter() - start
     velocities = np.diff(traj, axis=0) / np.diff(grid)[:, None, None]
@@ -144,8 +177,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "sigma": sigma,
         "w2": w2,
         "npe": npe,
+        "reflow": config.reflow,
         "final_loss": next(
-            (r["loss"] for r in reversed(read_metrics(workdir)) if "loss" in r), None
+            (r["loss"] for r in reversed(read_metrics(last_dir)) if "loss" in r), None
         ),
         "epochs": epochs,
         "train_seconds": train_time,

@@ -9,10 +9,10 @@ from configs import flow2d as flow2d_config
 from experiments import ddpm_images, flow2d, flow2d_table
 
 
-@pytest.mark.parametrize("method", ["icfm", "otcfm", "sbcfm"])
+@pytest.mark.parametrize("method", ["icfm", "otcfm", "sbcfm", "rf2"])
 def test_flow2d_runs_end_to_end(method, tmp_path):
     config = flow2d_config.get_config()
-    config.method = method
+    config.method, config.reflow = ("rf", 1) if method == "rf2" else (method, 0)
     config.quick = True
     config.quick_epochs = 1
     config.num_train = 1024
@@ -20,8 +20,11 @@ def test_flow2d_runs_end_to_end(method, tmp_path):
     config.euler_steps = 5
     results = flow2d.train_and_evaluate(config, str(tmp_path))
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["method"] == method and np.isfinite(saved["w2"]) and np.isfinite(saved["npe"])
+    assert saved["method"] == config.method and saved["reflow"] == config.reflow
+    assert np.isfinite(saved["w2"]) and np.isfinite(saved["npe"])
     assert saved["sigma"] == (1.0 if method == "sbcfm" else 0.1)
+    # the reflow round trains (and checkpoints) on its own, after the first training
+    assert (tmp_path / "reflow1" / "metrics.jsonl").exists() == (method == "rf2")
     assert os.path.getsize(tmp_path / "samples.png") > 1000
     assert results["w2"] == saved["w2"]
 
@@ -34,6 +37,10 @@ def test_flow2d_config_errors(tmp_path):
     with pytest.raises(ValueError, match="config.task='moons_to_spirals' is not one of"):
         flow2d.train_and_evaluate(config, str(tmp_path))
     config.task = "gaussian_to_moons"
+    config.reflow = 1
+    with pytest.raises(ValueError, match="config.reflow=1 needs config.method='rf'"):
+        flow2d.train_and_evaluate(config, str(tmp_path))
+    config.reflow = 0
     config.coupling = "sinkhorn"  # without epsilon
     with pytest.raises(ValueError, match="coupling='sinkhorn' needs epsilon"):
         flow2d.train_and_evaluate(config, str(tmp_path))
