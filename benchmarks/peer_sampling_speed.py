@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmarks.peer_agreement import diffusers_loop, diffusers_schedulers
 from benchmarks.peers import emit, k_diffusion_sampling, mlp_pair
+from benchmarks.timing import interleaved_min_times
 from diffjax import Denoiser
 from diffjax.samplers import sample, time_grid
 from diffjax.schedules import DiscreteDDPM
@@ -33,13 +34,7 @@ METHODS = (
 
 
 def best_time(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return interleaved_min_times([fn], repeats)[0]
 
 
 def matmul_peak(repeats: int = 5) -> float:
@@ -107,9 +102,10 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
         x_jax, x_t = jnp.asarray(x_np), torch.from_numpy(x_np)
         t_in = jnp.zeros((batch,), jnp.float32)
         apply = jax.jit(lambda p, x: model.apply(p, x, t_in))
-        ours_eval = best_time(lambda: jax.block_until_ready(apply(params, x_jax)), 20)
         with torch.no_grad():
-            theirs_eval = best_time(lambda: net(x_t, torch.zeros(batch)), 20)
+            ours_eval, theirs_eval = interleaved_min_times(
+                [lambda: apply(params, x_jax), lambda: net(x_t, torch.zeros(batch))], 20
+            )
         floor = mlp_flops(batch) / peak
         evals.append((batch, ours_eval, theirs_eval, floor, eval_breakdown(params, x_jax, t_in)))
         for n in steps:
@@ -123,14 +119,15 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
                 start = time.perf_counter()
                 run_ours()
                 compile_s = time.perf_counter() - start
-                ours = best_time(run_ours, repeats)
                 sched = diffusers_schedulers()[dname]()
-                theirs_d = best_time(lambda: diffusers_loop(sched, net, x_np, n), repeats)
-                with torch.no_grad():
-                    theirs_k = best_time(
-                        lambda: getattr(kd, kname)(kd_den, x_t * sigmas[0], sigmas, disable=True),
-                        repeats,
-                    )
+
+                def run_k():
+                    with torch.no_grad():
+                        getattr(kd, kname)(kd_den, x_t * sigmas[0], sigmas, disable=True)
+
+                ours, theirs_d, theirs_k = interleaved_min_times(
+                    [run_ours, lambda: diffusers_loop(sched, net, x_np, n), run_k], repeats
+                )
                 rows.append((label, batch, n, ours, theirs_d, theirs_k, compile_s))
     return rows, evals, peak
 

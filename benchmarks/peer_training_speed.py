@@ -5,7 +5,8 @@ from the same pre-generated numpy arrays (N -> 8 gaussians), AdamW lr 1e-3, wd 1
 on this CPU. torchcfm: its ConditionalFlowMatcher / ExactOptimalTransportConditionalFlowMatcher
 (POT on the CPU), MSE, backward, optimizer step; diffjax: `make_train_step` with
 `make_flow_matching_loss` (exact OT through POT in a host callback, or Sinkhorn on the device).
-Per-step wall time is the best of `--repeats` runs of `--steps` steps, batch transfer included.
+Per-step wall time is the best of `--repeats` runs of `--steps` steps, batch transfer included,
+the runs of the rows that are compared timed in alternation.
 Overhead: diffjax's train step / a jitted forward + backward of the MLP alone on the same batch.
 Equal W2: OT-CFM trained with the Sinkhorn coupling at epsilon 2 reaches the exact coupling's W2 on
 N -> 8gaussians / moons / scurve (seed 42: 0.303 / 0.145 / 0.214 vs exact 0.278 / 0.142 / 0.173,
@@ -18,28 +19,27 @@ epsilon-2 row is the equal-W2 comparison.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.peers import emit, mlp_pair
+from benchmarks.timing import interleaved_min_times
 from diffjax.data import sample_2d
 from diffjax.losses import make_flow_matching_loss
 from diffjax.training import init_train_state, make_optimizer, make_train_step
 
 BATCH, SIGMA = 512, 0.1
+SINKHORN_EPSILONS = (0.5, 2.0)
 
 
-def best_per_step(run_steps, steps: int, repeats: int) -> float:
-    run_steps(min(steps, 5))  # warm-up (compiles)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run_steps(steps)
-        best = min(best, (time.perf_counter() - start) / steps)
-    return best
+def per_step_times(runners, steps: int, repeats: int) -> list[float]:
+    """Best seconds per step of each `run_steps(n)`, the runners timed in alternation."""
+    for run_steps in runners:
+        run_steps(min(steps, 5))  # warm-up (compiles)
+    fns = [lambda r=r: r(steps) for r in runners]
+    return [t / steps for t in interleaved_min_times(fns, repeats)]
 
 
 def data(num=20_000):
@@ -107,38 +107,25 @@ def network_alone(model, params, target, steps, repeats):
             g = grad(params)
         jax.block_until_ready(g)
 
-    return best_per_step(run_steps, steps, repeats)
+    return per_step_times([run_steps], steps, repeats)[0]
 
 
 def run(steps=200, ot_steps=40, repeats=3):
-    rows = []
     ours_icfm, (model, params, target) = diffjax_runner("icfm")
-    t_ours = best_per_step(ours_icfm, steps, repeats)
-    t_theirs = best_per_step(torchcfm_runner(False), steps, repeats)
-    rows.append(("I-CFM", "independent", t_ours, t_theirs))
     ours_scan, _ = diffjax_runner("icfm", steps_per_call=20)
-    rows.append(
-        (
-            "I-CFM, 20 steps per call",
-            "independent",
-            best_per_step(ours_scan, steps, repeats),
-            t_theirs,
-        )
+    t_ours, t_scan, t_theirs = per_step_times(
+        [ours_icfm, ours_scan, torchcfm_runner(False)], steps, repeats
     )
-    ours_ot, _ = diffjax_runner("otcfm")
-    t_ours_ot = best_per_step(ours_ot, ot_steps, repeats)
-    t_theirs_ot = best_per_step(torchcfm_runner(True), ot_steps, repeats)
-    rows.append(("OT-CFM", "exact (POT emd)", t_ours_ot, t_theirs_ot))
-    for eps in (0.5, 2.0):
-        ours_sk, _ = diffjax_runner("otcfm", "sinkhorn", eps)
-        rows.append(
-            (
-                "OT-CFM",
-                f"Sinkhorn eps={eps} (diffjax) vs exact (torchcfm)",
-                best_per_step(ours_sk, ot_steps, repeats),
-                t_theirs_ot,
-            )
-        )
+    rows = [
+        ("I-CFM", "independent", t_ours, t_theirs),
+        ("I-CFM, 20 steps per call", "independent", t_scan, t_theirs),
+    ]
+    runners = [diffjax_runner("otcfm")[0]]
+    runners += [diffjax_runner("otcfm", "sinkhorn", eps)[0] for eps in SINKHORN_EPSILONS]
+    *t_ot, t_theirs_ot = per_step_times(runners + [torchcfm_runner(True)], ot_steps, repeats)
+    rows.append(("OT-CFM", "exact (POT emd)", t_ot[0], t_theirs_ot))
+    for eps, t in zip(SINKHORN_EPSILONS, t_ot[1:], strict=True):
+        rows.append(("OT-CFM", f"Sinkhorn eps={eps} (diffjax) vs exact (torchcfm)", t, t_theirs_ot))
     alone = network_alone(model, params, target, steps, repeats)
     return rows, alone, t_ours
 

@@ -79,7 +79,7 @@ def gpu_section() -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs/benchmarks.md")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     start = time.perf_counter()
     # first, before this process starts torch's thread pools: launched after the torch benchmarks,

@@ -12,12 +12,12 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.timing import interleaved_min_times
 from diffjax import Denoiser
 from diffjax import schedules as S
 from diffjax.samplers import METHODS, sample, time_grid
@@ -40,19 +40,6 @@ def mlp(params, x, t, cond=None):
         h = jax.nn.silu(h @ w + b)
     w, b = params[-1]
     return h @ w + b
-
-
-def interleaved_min_times(fns, repeats=7):
-    """Min wall time of each fn, timed in alternation (this 2-core machine is noisy)."""
-    for fn in fns:
-        jax.block_until_ready(fn())
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for k, fn in enumerate(fns):
-            start = time.perf_counter()
-            jax.block_until_ready(fn())
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best
 
 
 def network_loop(params, x, n):
