@@ -5,6 +5,9 @@ timesteps) on 2-D points in float32 on this CPU, both libraries with every core.
 samples per second (best of `--repeats` timed runs after a warm-up; diffjax's one-off compile time
 is reported apart). Ratios are diffjax / peer from the same run. Also: one network evaluation at
 each batch against its FLOP floor (matmul FLOPs / the measured jitted f32 matmul peak).
+k-diffusion's time at batch 10k is mostly its sigma -> timestep lookup (an argmin over a 10k x 1000
+table per call, as its DiscreteEpsDDPMDenoiser does): 10 ms/step on the machine of the first report,
+30 ms/step on this one, so its ratios move with the machine's memory system.
 
     .venv-peers/bin/python -m benchmarks.peer_sampling_speed [--out docs/peer_sampling_speed.md]
 """
@@ -20,7 +23,7 @@ import numpy as np
 
 from benchmarks.peer_agreement import diffusers_loop, diffusers_schedulers
 from benchmarks.peers import emit, k_diffusion_sampling, mlp_pair
-from benchmarks.timing import interleaved_min_times
+from benchmarks.timing import min_times
 from diffjax import Denoiser
 from diffjax.samplers import sample, time_grid
 from diffjax.schedules import DiscreteDDPM
@@ -34,7 +37,7 @@ METHODS = (
 
 
 def best_time(fn, repeats: int) -> float:
-    return interleaved_min_times([fn], repeats)[0]
+    return min_times([fn], repeats)[0]
 
 
 def matmul_peak(repeats: int = 5) -> float:
@@ -103,8 +106,10 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
         t_in = jnp.zeros((batch,), jnp.float32)
         apply = jax.jit(lambda p, x: model.apply(p, x, t_in))
         with torch.no_grad():
-            ours_eval, theirs_eval = interleaved_min_times(
-                [lambda: apply(params, x_jax), lambda: net(x_t, torch.zeros(batch))], 20
+            ours_eval, theirs_eval = min_times(
+                [lambda: apply(params, x_jax), lambda: net(x_t, torch.zeros(batch))],
+                20,
+                interleave=False,
             )
         floor = mlp_flops(batch) / peak
         evals.append((batch, ours_eval, theirs_eval, floor, eval_breakdown(params, x_jax, t_in)))
@@ -125,8 +130,10 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
                     with torch.no_grad():
                         getattr(kd, kname)(kd_den, x_t * sigmas[0], sigmas, disable=True)
 
-                ours, theirs_d, theirs_k = interleaved_min_times(
-                    [run_ours, lambda: diffusers_loop(sched, net, x_np, n), run_k], repeats
+                ours, theirs_d, theirs_k = min_times(
+                    [run_ours, lambda: diffusers_loop(sched, net, x_np, n), run_k],
+                    repeats,
+                    interleave=False,
                 )
                 rows.append((label, batch, n, ours, theirs_d, theirs_k, compile_s))
     return rows, evals, peak

@@ -5,8 +5,7 @@ from the same pre-generated numpy arrays (N -> 8 gaussians), AdamW lr 1e-3, wd 1
 on this CPU. torchcfm: its ConditionalFlowMatcher / ExactOptimalTransportConditionalFlowMatcher
 (POT on the CPU), MSE, backward, optimizer step; diffjax: `make_train_step` with
 `make_flow_matching_loss` (exact OT through POT in a host callback, or Sinkhorn on the device).
-Per-step wall time is the best of `--repeats` runs of `--steps` steps, batch transfer included,
-the runs of the rows that are compared timed in alternation.
+Per-step wall time is the best of `--repeats` runs of `--steps` steps, batch transfer included.
 Overhead: diffjax's train step / a jitted forward + backward of the MLP alone on the same batch.
 Equal W2: OT-CFM trained with the Sinkhorn coupling at epsilon 2 reaches the exact coupling's W2 on
 N -> 8gaussians / moons / scurve (seed 42: 0.303 / 0.145 / 0.214 vs exact 0.278 / 0.142 / 0.173,
@@ -25,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.peers import emit, mlp_pair
-from benchmarks.timing import interleaved_min_times
+from benchmarks.timing import min_times
 from diffjax.data import sample_2d
 from diffjax.losses import make_flow_matching_loss
 from diffjax.training import init_train_state, make_optimizer, make_train_step
@@ -35,11 +34,11 @@ SINKHORN_EPSILONS = (0.5, 2.0)
 
 
 def per_step_times(runners, steps: int, repeats: int) -> list[float]:
-    """Best seconds per step of each `run_steps(n)`, the runners timed in alternation."""
+    """Best seconds per step of each `run_steps(n)`, one runner after the other (see timing)."""
     for run_steps in runners:
         run_steps(min(steps, 5))  # warm-up (compiles)
     fns = [lambda r=r: r(steps) for r in runners]
-    return [t / steps for t in interleaved_min_times(fns, repeats)]
+    return [t / steps for t in min_times(fns, repeats, interleave=False)]
 
 
 def data(num=20_000):

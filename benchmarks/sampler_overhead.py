@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import interleaved_min_times
+from benchmarks.timing import min_times
 from diffjax import Denoiser
 from diffjax import schedules as S
 from diffjax.samplers import METHODS, sample, time_grid
@@ -76,7 +76,7 @@ def run(batch: int = 10_000, repeats: int = 7):
     sched = S.VPLinear()
     den, den_trivial = Denoiser(mlp, sched, "eps"), Denoiser(trivial, sched, "eps")
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, DIM), jnp.float32)
-    one = interleaved_min_times([network_loop(params, x, 50)], repeats)[0] / 50
+    one = min_times([network_loop(params, x, 50)], repeats)[0] / 50
     rows = []
     for method in METHODS:
         cells = []
@@ -86,13 +86,13 @@ def run(batch: int = 10_000, repeats: int = 7):
                 den, x, grid, method, params=p, key=jax.random.PRNGKey(2)
             )
             nfe = int(sampler().nfe)
-            wall, base = interleaved_min_times(
+            wall, base = min_times(
                 [lambda: sampler().samples, network_loop(params, x, nfe)], repeats
             )
             cells.append(wall / base)
             if target == 50:
                 bare = lambda: sampler(den=den_trivial, p=jnp.float32(0.5)).samples
-                loop = interleaved_min_times([bare], repeats)[0] / nfe
+                loop = min_times([bare], repeats)[0] / nfe
         rows.append((method, cells, loop))
     return one, rows
 
