@@ -7,6 +7,13 @@ sampler_overhead.
 
 from __future__ import annotations
 
+NOTE = """
+On this shared 2-core VM the same timing varies by 15-20% between runs minutes apart (and by up to
+2x during a noisy spell: compare a row's diffjax step with the network evaluation alone, timed in
+the same run), so goals within that margin of their threshold are met in some runs and missed in
+others; a row's ratio is one run's, not a mean.
+"""
+
 DETERMINISTIC = (
     "euler", "midpoint", "rk4", "heun", "ddim", "dpm_solver", "dpmpp_2s", "dpmpp_2m", "dpmpp_3m",
     "unipc",
@@ -93,4 +100,4 @@ def goals_table(sampling, training, overhead) -> str:
         f"{_range([1e6 * loops[m] for m in stoch], '{:.0f}')} us (the Gaussian draw), against "
         f"{1e3 * one:.3f} ms per network evaluation |"
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTE
