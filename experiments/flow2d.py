@@ -194,7 +194,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
         os.path.join(workdir, "samples.png"),
         traj,
         tgt_test,
-        f"{config.method} {config.task}: W2 {w2:.3f}, NPE {npe:.3f}",
+        f"{config.method}{f' + {config.reflow} reflow' if config.reflow else ''} {config.task}: "
+        f"W2 {w2:.3f}, NPE {npe:.3f}",
     )
     return results
 
