@@ -119,8 +119,9 @@ def sample_plan(key: Array, plan: Array, num: int) -> tuple[Array, Array]:
     Inverse CDF in three stages: row i from the row sums, then a block of ~sqrt(m) columns of row
     i from its block sums, then the column inside that block; O(n m + num sqrt(m)) work. (Gumbel
     -max over the flattened n x n plan, `jax.random.categorical`, draws num n^2 variates: 6.9 s
-    at n = 512 on this CPU against a 3 ms Sinkhorn solve at epsilon 2; inverse CDF over the full
-    num x m sampled rows took 0.4-0.6 ms, these stages 0.2-0.3 ms.)
+    at n = 512 on this CPU against a 3 ms Sinkhorn solve at epsilon 2; an inverse CDF over the
+    full num x m sampled rows took ~0.7 ms, these stages ~0.3 ms: `python -m
+    benchmarks.coupling_cost`, last column.)
     """
     n, m = plan.shape
     plan = jnp.maximum(plan, 0.0)
