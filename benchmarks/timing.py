@@ -2,10 +2,10 @@
 
 Two JAX programs that are compared (a sampler and its network alone) are timed in alternation,
 so that a noisy moment on this 2-core machine hits both. A JAX and a torch program are timed one
-after the other instead: alternating them cost each 5-15% here (measured: diffjax's MLP at batch
-10k 0.83 -> 0.95 ms, torch's 1.86 -> 1.97 ms), as each one's thread pool is still spinning when
-the other starts (torch's OpenMP threads spin after a parallel region; OMP_WAIT_POLICY=PASSIVE
-stops that but slows torch itself to 2.47 ms)."""
+after the other instead: alternating them cost each 5-15% in a one-off check on this CPU (the
+3 x 64 MLP at batch 10k, alone and in alternation), as each one's thread pool is still spinning
+when the other starts (torch's OpenMP threads spin after a parallel region; OMP_WAIT_POLICY=PASSIVE
+stops that but slows torch itself by ~30%)."""
 
 from __future__ import annotations
 
