@@ -16,57 +16,50 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from diffjax import analytic  # noqa: E402
+from diffjax import samplers as SA  # noqa: E402
 from diffjax import schedules as S  # noqa: E402
-from diffjax.samplers import sample, time_grid  # noqa: E402
 
 MEAN, COV = jnp.array([0.5, -1.0]), jnp.array([[1.0, 0.3], [0.3, 0.5]])
 T0, T1 = 0.98, 0.02
 STEPS = (32, 64, 128, 256)
-# (method, options, theoretical global order, grid, asserted by the tests). Third-order
-# multistep methods are asserted on the Karras grid: on a log-SNR-uniform grid their error
-# ratio per halving stays near 10 (a pre-asymptotic effect of equal steps).
+LOGSNR, KARRAS = SA.LogSNRGrid(), SA.KarrasGrid()
+# (sampler, theoretical global order, grid). Third-order multistep methods converge at their
+# order on the Karras grid: on a log-SNR-uniform grid their error ratio per halving stays
+# near 10 (a pre-asymptotic effect of equal steps).
 CASES = [
-    ("euler", {}, 1, "logsnr", True),
-    ("ddim", {}, 1, "logsnr", True),
-    ("midpoint", {}, 2, "logsnr", True),
-    ("heun", {}, 2, "logsnr", True),
-    ("rk4", {}, 4, "logsnr", True),
-    ("dpm_solver", {"order": 1}, 1, "logsnr", True),
-    ("dpm_solver", {"order": 2}, 2, "logsnr", True),
-    ("dpm_solver", {"order": 3}, 3, "logsnr", True),
-    ("dpmpp_2s", {}, 2, "logsnr", True),
-    ("dpmpp_2m", {}, 2, "logsnr", True),
-    ("dpmpp_3m", {}, 3, "logsnr", False),
-    ("dpmpp_3m", {}, 3, "karras", True),
-    ("unipc", {"order": 1}, 2, "logsnr", True),
-    ("unipc", {"order": 2}, 3, "logsnr", True),
-    ("unipc", {"order": 3}, 4, "logsnr", False),
-    ("unipc", {"order": 3}, 4, "karras", True),
+    (SA.Euler(), 1, LOGSNR),
+    (SA.DDIM(), 1, LOGSNR),
+    (SA.Midpoint(), 2, LOGSNR),
+    (SA.Heun(), 2, LOGSNR),
+    (SA.RK4(), 4, LOGSNR),
+    (SA.DPMSolver(order=1), 1, LOGSNR),
+    (SA.DPMSolver(order=2), 2, LOGSNR),
+    (SA.DPMSolver(order=3), 3, LOGSNR),
+    (SA.DPMSolverPP2S(), 2, LOGSNR),
+    (SA.DPMSolverPP(order=2), 2, LOGSNR),
+    (SA.DPMSolverPP(order=3), 3, LOGSNR),
+    (SA.DPMSolverPP(order=3), 3, KARRAS),
+    (SA.UniPC(order=1), 2, LOGSNR),
+    (SA.UniPC(order=2), 3, LOGSNR),
+    (SA.UniPC(order=3), 4, LOGSNR),
+    (SA.UniPC(order=3), 4, KARRAS),
 ]
 
 
-def fitted_order(method, options, grid="logsnr", steps=STEPS):
+def fitted_order(sampler, grid, steps=STEPS):
     """(slope of log max-error vs log N, errors) against the exact flow map of the Gaussian."""
-    vp = S.VPLinear()
-    gauss = analytic.GaussianMixture(jnp.array([1.0]), MEAN[None], COV[None])
-    den = analytic.exact_denoiser(gauss, vp)
     x = jax.random.normal(jax.random.PRNGKey(0), (8, 2), jnp.float64)
-    ref = analytic.gaussian_pf_ode_map(MEAN, COV, x, vp(T0), vp(T1))
-    errs = []
-    for n in steps:
-        times = time_grid(vp, n, grid, t_start=T0, t_end=T1)
-        out = sample(den, x, times, method, schedule=vp, **options)
-        errs.append(float(jnp.max(jnp.abs(out.samples - ref))))
-    return -np.polyfit(np.log(steps), np.log(errs), 1)[0], errs
+    errs = analytic.gaussian_flow_errors(sampler, grid, steps, MEAN, COV, S.VPLinear(), x, T0, T1)
+    return analytic.fitted_order(steps, errs), errs
 
 
 def main():
-    print("| method | options | grid | theory | fitted slope | error at N = 32 / 256 |")
-    print("|---|---|---|---|---|---|")
-    for method, opts, order, grid, _ in CASES:
-        slope, errs = fitted_order(method, opts, grid)
+    print("| sampler | grid | theory | fitted slope | error at N = 32 / 256 |")
+    print("|---|---|---|---|---|")
+    for sampler, order, grid in CASES:
+        slope, errs = fitted_order(sampler, grid)
         print(
-            f"| {method} | {opts or '-'} | {grid} | {order} | {slope:.2f} "
+            f"| {sampler!r} | {type(grid).__name__} | {order} | {slope:.2f} "
             f"| {errs[0]:.1e} / {errs[-1]:.1e} |"
         )
 

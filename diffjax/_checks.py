@@ -55,3 +55,36 @@ def check_batch_time(x_name: str, x: Any, t_name: str, t: Any) -> None:
         f"{t_name} must be a scalar or have shape (batch,) = ({x_shape[0] if x_shape else '?'},) "
         f"to match {x_name} of shape {x_shape}; got shape {t_shape}."
     )
+
+
+def check_instance(argument: str, value: Any, cls: type) -> None:
+    """Raises TypeError unless `value` is a `cls`; a string points to `diffjax.resolve`."""
+    if isinstance(value, cls):
+        return
+    hint = ""
+    if isinstance(value, str):
+        hint = (
+            f" Strings are for configs: `diffjax.resolve` turns {value!r} into a "
+            f"{cls.__name__}."
+        )
+    raise TypeError(f"{argument} must be a {cls.__name__}; got {value!r}.{hint}")
+
+
+def check_range(argument: str, value: Any, lo: float, hi: float, *, closed: bool = True) -> None:
+    """Raises ValueError unless lo <= value <= hi (lo < value < hi when not closed)."""
+    ok = (lo <= value <= hi) if closed else (lo < value < hi)
+    if not ok:
+        brackets = "[]" if closed else "()"
+        raise ValueError(
+            f"{argument} must lie in {brackets[0]}{lo}, {hi}{brackets[1]}; got {value!r}."
+        )
+
+
+def check_int(argument: str, value: Any, allowed: Iterable[int] | None = None, minimum=None):
+    """Raises unless `value` is an int (not bool) in `allowed` or at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{argument} must be an integer; got {value!r}.")
+    if allowed is not None and value not in tuple(allowed):
+        raise ValueError(f"{argument} must be one of {tuple(allowed)}; got {value!r}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{argument} must be >= {minimum}; got {value!r}.")

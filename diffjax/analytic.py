@@ -10,6 +10,7 @@ Use these to test samplers, losses and likelihoods; `exact_denoiser` plugs into 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import jax
@@ -106,21 +107,29 @@ def x0_eps(gmm: GaussianMixture, x: Array, rec: ScheduleRecord) -> tuple[Array, 
     return posterior_mean(gmm, x, rec), -sigma[:, None] * score(gmm, x, rec)
 
 
-def exact_denoiser(gmm: GaussianMixture, schedule: Schedule):
-    """A denoiser (params, x, t, cond) -> (x0_hat, eps_hat) that is exact for this mixture.
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExactDenoiser:
+    """The exact denoiser (params, x, t, cond) -> (E[x0 | x_t], E[eps | x_t]) of a mixture.
 
-    x may have any trailing shape whose size is d; params and cond are ignored. The network
-    evaluation domain is the schedule's [t_min, t_max], as for a trained `Denoiser`.
+    The same kind of object as a trained `Denoiser`: it carries its schedule and is evaluated on
+    [t_min, t_max]. x may have any trailing shape whose size is d; params and cond are ignored.
+    Hashed by identity (its arrays are not hashable), like a jit static argument should be.
     """
 
-    def denoise(params, x, t, cond=None):
+    gmm: GaussianMixture
+    schedule: Schedule
+
+    def __call__(self, params, x, t, cond=None):
         del params, cond
         flat = x.reshape(x.shape[0], -1)
-        rec = schedule(schedule.clip(t).astype(x.dtype))
-        x0, eps = x0_eps(gmm, flat, rec)
+        rec = self.schedule(self.schedule.clip(t).astype(x.dtype))
+        x0, eps = x0_eps(self.gmm, flat, rec)
         return x0.reshape(x.shape), eps.reshape(x.shape)
 
-    return denoise
+
+def exact_denoiser(gmm: GaussianMixture, schedule: Schedule) -> ExactDenoiser:
+    """The exact denoiser of `gmm` under `schedule` (see ExactDenoiser)."""
+    return ExactDenoiser(gmm, schedule)
 
 
 def gaussian_pf_ode_map(
@@ -138,3 +147,25 @@ def gaussian_pf_ode_map(
     y = x / a_from - mean
     coef = jnp.sqrt((lam + sb**2) / (lam + sa**2))
     return a_to * (mean + ((y @ u) * coef) @ u.T)
+
+
+def gaussian_flow_errors(sampler, grid, steps, mean, cov, schedule, x, t_start, t_end) -> list:
+    """Max |x_N - exact| of `sampler` over the probability-flow ODE of Gaussian data N(mean, cov)
+    from t_start to t_end, for each number of steps N in `steps`: the exact reference of
+    measured convergence orders (slope of log error vs log N, `fitted_order`)."""
+    from diffjax.samplers import sample, time_grid  # samplers sit above this module
+
+    den = exact_denoiser(GaussianMixture(jnp.ones(1, x.dtype), mean[None], cov[None]), schedule)
+    ref = gaussian_pf_ode_map(mean, cov, x, schedule(t_start), schedule(t_end))
+    errors = []
+    for n in steps:
+        times = time_grid(schedule, n, grid, t_start=t_start, t_end=t_end)
+        errors.append(float(jnp.max(jnp.abs(sample(den, x, times, sampler).samples - ref))))
+    return errors
+
+
+def fitted_order(steps, errors) -> float:
+    """The global order p of errors ~ C N^-p: minus the least-squares slope in log-log."""
+    import numpy as np
+
+    return float(-np.polyfit(np.log(steps), np.log(errors), 1)[0])

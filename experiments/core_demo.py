@@ -16,20 +16,25 @@ import os
 import jax
 import jax.numpy as jnp
 
-from diffjax import Denoiser, analytic
+from diffjax import Denoiser, analytic, resolve
 from diffjax import schedules as S
-from diffjax.losses import make_denoising_loss
-from diffjax.parameterisations import PARAMETERISATIONS, from_x0_eps, to_x0_eps
+from diffjax.losses import SNRWeighting, denoising_loss
+from diffjax.parameterisations import EpsPrediction, ScorePrediction
 
 GMM = analytic.gaussian_mixture(
     [0.2, 0.3, 0.5], [[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [[0.2, 0.5], [0.4, 0.1], [0.3, 0.3]]
 )
 
 
-def exact_network(schedule, parameterisation, scale=1.0):
+PARAMETERISATIONS = [resolve.parameterisation(name) for name in resolve.PARAMETERISATIONS]
+
+
+def exact_network(schedule, scale=1.0):
+    """A 'network' that predicts the exact eps of the mixture, times `scale`."""
+
     def apply_fn(params, x, t, cond):
         rec = schedule(t)
-        return scale * from_x0_eps(*analytic.x0_eps(GMM, x, rec), x, rec, parameterisation)
+        return scale * EpsPrediction().from_x0_eps(*analytic.x0_eps(GMM, x, rec), x, rec)
 
     return apply_fn
 
@@ -55,16 +60,15 @@ def run(workdir: str) -> str:
             worst = 0.0
             for p in PARAMETERISATIONS:
                 r = jax.tree.map(lambda f: f[:256], rec)
-                pred = from_x0_eps(*analytic.x0_eps(GMM, x[:256], r), x[:256], r, p)
-                back = from_x0_eps(*to_x0_eps(pred, x[:256], r, p), x[:256], r, "score")
+                pred = p.from_x0_eps(*analytic.x0_eps(GMM, x[:256], r), x[:256], r)
+                back = ScorePrediction().from_x0_eps(*p.to_x0_eps(pred, x[:256], r), x[:256], r)
                 worst = max(worst, float(jnp.max(jnp.abs(back - score)) / jnp.max(jnp.abs(score))))
             rows.append((name, t, mse, worst))
         losses = []
         for scale in (1.0, 1.05):
-            den = Denoiser(exact_network(sched, "eps", scale), sched, "eps")
-            losses.append(
-                float(jnp.mean(make_denoising_loss(den, weighting="simple")(None, x0, key)))
-            )
+            den = Denoiser(exact_network(sched, scale), sched, EpsPrediction())
+            loss = denoising_loss(den, weighting=SNRWeighting())
+            losses.append(float(jnp.mean(loss(None, {"data": x0}, key))))
         rows.append((name, "loss", *losses))
     lines = [
         "| schedule | t | E||x0_hat - x0||^2 | max rel. score error over 6 parameterisations |",

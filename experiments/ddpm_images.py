@@ -20,13 +20,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax import Denoiser
+from diffjax import Denoiser, FlaxNetwork, resolve
 from diffjax.data import batches, image_source
-from diffjax.feature_extractors import inception_fid, load_inception_fid
-from diffjax.losses import bits_per_dim, ddpm_vlb, make_denoising_loss
+from diffjax.losses import DiscreteTime, SNRWeighting, bits_per_dim, ddpm_bound, denoising_loss
+from diffjax.metrics import inception_fid, load_inception_fid
+from diffjax.models import DDPMIndexInput
 from diffjax.networks import UNet
+from diffjax.parameterisations import EpsPrediction
 from diffjax.plotting import save_image_grid
-from diffjax.samplers import prior_sample, sample, time_grid
+from diffjax.samplers import DDPM, DDPMTimestepGrid, prior_sample, sample, time_grid
 from diffjax.schedules import DiscreteDDPM
 from diffjax.training import (
     Checkpointer,
@@ -39,17 +41,12 @@ from diffjax.training import (
     train,
 )
 
-# the bound's reverse variance matches the sampler's: sigma_t^2 = beta_t or beta~_t
-BOUND_VARIANCE = {"beta": "fixed_large", "beta_tilde": "fixed_small"}
-
-
 def build(config):
-    """(model, schedule, eval denoiser): the UNet sees the 0-based DDPM timestep, as in Ho's code."""
-    if config.diffusion.sampler_variance not in BOUND_VARIANCE:
-        raise ValueError(
-            f"config.diffusion.sampler_variance={config.diffusion.sampler_variance!r} is not one "
-            f"of {sorted(BOUND_VARIANCE)}."
-        )
+    """(model, denoiser, sampler): the UNet sees the 0-based DDPM timestep, as in Ho's code; the
+    bound's reverse variance is the sampler's (sigma_t^2 = beta_t or beta~_t)."""
+    sampler = resolve.sampler(
+        {"name": "ddpm", "variance": config.diffusion.sampler_variance}
+    )
     model = UNet(**config.model.to_dict())
     schedule = DiscreteDDPM(
         num_timesteps=config.diffusion.num_timesteps,
@@ -57,31 +54,30 @@ def build(config):
         beta_start=config.diffusion.beta_start,
         beta_end=config.diffusion.beta_end,
     )
-    denoiser = Denoiser(
-        lambda p, x, t, c: model.apply(p, x, t), schedule, "eps", noise_conditioning="ddpm_index"
-    )
-    return model, schedule, denoiser
+    denoiser = Denoiser(FlaxNetwork(model), schedule, EpsPrediction(), DDPMIndexInput())
+    return model, denoiser, sampler
 
 
-def draw_samples(denoiser, params, shape, num: int, key, variance: str, chunk: int = 1000):
+def draw_samples(denoiser, params, shape, num: int, key, sampler: DDPM, chunk: int = 1000):
     """Ancestral sampling (Ho et al. 2020, Alg. 2) over all T timesteps, in chunks."""
-    grid = time_grid(denoiser.schedule, denoiser.schedule.num_timesteps, "trailing")
+    grid = time_grid(denoiser.schedule, denoiser.schedule.num_timesteps, DDPMTimestepGrid())
     out = []
     for i, start in enumerate(range(0, num, chunk)):
         k_init, k_run = jax.random.split(jax.random.fold_in(key, i))
         x_init = prior_sample(
             k_init, (min(chunk, num - start), *shape), denoiser.schedule, dtype=jnp.float32
         )
-        res = sample(denoiser, x_init, grid, "ddpm", key=k_run, params=params, variance=variance)
+        res = sample(denoiser, x_init, grid, sampler, key=k_run, params=params)
         out.append(np.asarray(res.samples))
     return np.clip(np.concatenate(out), -1.0, 1.0)
 
 
 def heldout_bits_per_dim(denoiser, params, images, key, variance, num_levels, chunk=500):
     """The full bound L_T + sum_t L_{t-1} (one lax.scan over all T terms), in bits/dim."""
-    model_fn = lambda x, t: (denoiser(params, x, t)[0], None)
     bound = jax.jit(
-        lambda x, k: ddpm_vlb(model_fn, denoiser.schedule, x, k, variance, num_levels)[0]
+        lambda x, k: ddpm_bound(
+            denoiser, params, x, k, variance=variance, num_levels=num_levels
+        )[0]
     )
     nats = [
         np.asarray(bound(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(key, i)))
@@ -97,19 +93,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
     # loaded first: a wrong weights path fails now, not after hours of training
     weights = config.eval.inception_weights
     inception = load_inception_fid(weights) if weights else None
-    model, schedule, denoiser = build(config)
+    model, denoiser, sampler = build(config)
     train_src = image_source(config.dataset, "train", data_dir=config.data_dir)
     eval_src = image_source(config.dataset, config.eval_split, data_dir=config.data_dir)
     shape = tuple(train_src[0]["image"].shape)
     num_steps = config.quick_steps if config.quick else config.num_steps
     num_samples = config.quick_num_samples if config.quick else config.eval.num_samples
 
-    def loss_fn(params, batch, key):
-        k_drop, k_loss = jax.random.split(key)
-        net = lambda p, x, t, c: model.apply(p, x, t, train=True, rngs={"dropout": k_drop})
-        den = Denoiser(net, schedule, "eps", noise_conditioning="ddpm_index")
-        loss = make_denoising_loss(den, time_sampling="discrete", weighting="simple")
-        return loss(params, batch["image"], k_loss)
+    loss_fn = denoising_loss(denoiser, weighting=SNRWeighting(), time_sampling=DiscreteTime())
 
     opt = make_optimizer(
         config.optim.name,
@@ -118,7 +109,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         grad_clip=config.optim.grad_clip,
     )
     key = jax.random.PRNGKey(config.seed)
-    params = model.init(key, jnp.zeros((1, *shape), jnp.float32), jnp.zeros((1,), jnp.float32))
+    params = denoiser.init(key, jnp.zeros((1, *shape), jnp.float32))
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
     state = init_train_state(params, opt, jax.random.fold_in(key, 1))
     step = make_train_step(loss_fn, opt, ema=config.optim.ema)
@@ -127,17 +118,16 @@ def train_and_evaluate(config, workdir: str) -> dict:
         config.batch_size,
         num_steps,
         seed=config.seed,
-        transform=lambda r: {"image": r["image"]},
+        transform=lambda r: {"data": r["image"]},
     )
     batches_from = lambda k: data[k:].to_iter_dataset(
         grain.ReadOptions(num_threads=2, prefetch_buffer_size=8)
     )
-    variance = config.diffusion.sampler_variance
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
     writer = MetricWriter(workdir)
 
     def sample_grid(k, st):
-        images = draw_samples(denoiser, st.ema_params, shape, 64, jax.random.PRNGKey(k), variance)
+        images = draw_samples(denoiser, st.ema_params, shape, 64, jax.random.PRNGKey(k), sampler)
         grid = save_image_grid(
             os.path.join(workdir, "samples", f"step_{k:07d}.png"), images, scale=4
         )
@@ -166,7 +156,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     eval_key = jax.random.PRNGKey(config.seed + 1000)
     start = time.perf_counter()
-    samples = draw_samples(denoiser, state.ema_params, shape, num_samples, eval_key, variance)
+    samples = draw_samples(denoiser, state.ema_params, shape, num_samples, eval_key, sampler)
     sample_time = time.perf_counter() - start
     save_image_grid(os.path.join(workdir, "samples.png"), samples[:100], ncols=10, scale=4)
     np.savez_compressed(os.path.join(workdir, "samples.npz"), images=samples)
@@ -180,7 +170,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         state.ema_params,
         heldout,
         jax.random.fold_in(eval_key, 1),
-        BOUND_VARIANCE[variance],
+        sampler.variance,
         getattr(eval_src, "num_levels", 256),
     )
     results = {
@@ -219,7 +209,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 def _digits_metrics(samples, heldout, train_src) -> dict:
     """Frechet distance (digits-classifier features) of samples vs held-out digits, with the
     floor set by as many training digits vs held-out, and the class histogram of the samples."""
-    from diffjax.feature_extractors import (
+    from diffjax.metrics import (
         digits_classifier,
         digits_frechet_distance,
         digits_predictions,

@@ -7,6 +7,7 @@ times), metrics.jsonl, tensorboard/, samples.png and the config to workdir. Run:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -15,14 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax import Denoiser, metrics
-from diffjax.couplings import exact_ot_pairs_on_host
+from diffjax import Denoiser, FlaxNetwork, metrics, resolve
 from diffjax.data import TASKS, sample_2d
-from diffjax.losses import make_flow_matching_loss
+from diffjax.losses import ExactOT, Independent, exact_ot_pairs_on_host, flow_matching_loss
 from diffjax.networks import MLP
+from diffjax.parameterisations import VelocityPrediction
 from diffjax.plotting import plot_trajectories_2d
-from diffjax.samplers import sample
-from diffjax.schedules import RectifiedFlow
+from diffjax.samplers import Euler, sample
 from diffjax.training import (
     Checkpointer,
     MetricWriter,
@@ -74,21 +74,43 @@ def _fit(config, workdir, params, loss_fn, batches_from, total, key):
     return state.params, time.perf_counter() - start
 
 
-def _euler(velocity, params, x_source, steps: int, return_trajectory: bool = False):
-    """Euler on the learned velocity from the source (t = 1) to the target (t = 0)."""
-    sched = RectifiedFlow(t_min=0.0, t_max=1.0)
-    denoiser = Denoiser(velocity, sched, "velocity")  # the network predicts dx_t/dt
+def _euler(denoiser, params, x_source, steps: int, return_trajectory: bool = False):
+    """Euler on the learned velocity from the source (t = 1) to the target (t = 0).
+
+    The network is evaluated on the closed interval [0, 1], as torchcfm integrates it (training
+    draws t inside the path's [1e-5, 1 - 1e-5]; velocities need no clip)."""
+    closed = dataclasses.replace(denoiser.schedule, t_min=0.0, t_max=1.0)
+    denoiser = dataclasses.replace(denoiser, schedule=closed)
     grid = np.linspace(1.0, 0.0, steps + 1)
     out = sample(
         denoiser,
         jnp.asarray(x_source),
         grid,
-        "euler",
+        Euler(),
         params=params,
-        schedule=sched,
         return_trajectory=return_trajectory,
     )
     return grid, out
+
+
+def build(config):
+    """(path, denoiser, sigma, host_ot) of the config: the method's preset path with its sigma,
+    the coupling override, and the MLP predicting the velocity on the path's schedule."""
+    sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
+    option = {"fm": "sigma_min", "rf": None}.get(config.method, "sigma")
+    path = resolve.path({"name": config.method, **({option: sigma} if option else {})})
+    if config.coupling is not None:
+        spec = {"name": config.coupling}
+        if config.epsilon is not None:
+            spec["epsilon"] = config.epsilon
+        path = dataclasses.replace(path, coupling=resolve.coupling(spec))
+    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
+    host_ot = config.couple_on_host and isinstance(path.coupling, ExactOT)
+    if host_ot:
+        path = dataclasses.replace(path, coupling=Independent())
+    model = MLP(width=config.width, depth=config.depth)
+    denoiser = Denoiser(FlaxNetwork(model), path.schedule, VelocityPrediction())
+    return path, denoiser, sigma, host_ot
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -96,23 +118,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
         raise ValueError(f"config.task={config.task!r} is not one of {sorted(TASKS)}.")
     if config.reflow and config.method != "rf":
         raise ValueError(f"config.reflow={config.reflow} needs config.method='rf'.")
+    path, denoiser, sigma, host_ot = build(config)
     os.makedirs(workdir, exist_ok=True)
     src_train, tgt_train, src_test, tgt_test = _datasets(config)
-    model = MLP(width=config.width, depth=config.depth)
-    velocity = lambda p, x, t, c: model.apply(p, x, t)
-    sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
-    host_ot = config.couple_on_host and config.method == "otcfm"
-    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
-    fm = make_flow_matching_loss(
-        velocity,
-        "icfm" if host_ot else config.method,
-        sigma,
-        coupling=config.coupling,
-        epsilon=config.epsilon,
-    )
-    loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
+    loss_fn = flow_matching_loss(denoiser, path)
     key = jax.random.PRNGKey(config.seed)
-    params = model.init(key, jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32))
+    params = denoiser.init(key, jnp.zeros((1, 2), jnp.float32))
     epochs = config.quick_epochs if config.quick else config.epochs
     per_epoch = config.num_train // config.batch_size
     total = epochs * per_epoch
@@ -144,7 +155,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     # reflow (Liu et al. 2023): pair each training source point with the current flow's image of
     # it, then fine-tune the same network on those fixed pairs (a k-rectified flow after k - 1)
     for k in range(1, config.reflow + 1):
-        _, out = _euler(velocity, params, src_train, config.euler_steps)
+        _, out = _euler(denoiser, params, src_train, config.euler_steps)
         images = np.asarray(out.samples)
         batches = batches_over(images, src_train, paired=True)
         params, seconds = _fit(
@@ -160,7 +171,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     last_dir = os.path.join(workdir, f"reflow{config.reflow}") if config.reflow else workdir
     start = time.perf_counter()
-    grid, out = _euler(velocity, params, src_test, config.euler_steps, return_trajectory=True)
+    grid, out = _euler(denoiser, params, src_test, config.euler_steps, return_trajectory=True)
     traj = np.asarray(out.trajectory)
     sample_time = time.perf_counter() - start
     velocities = np.diff(traj, axis=0) / np.diff(grid)[:, None, None]

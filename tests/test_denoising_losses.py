@@ -4,10 +4,14 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from diffjax import Denoiser, analytic
+from diffjax import Denoiser, analytic, resolve
+from diffjax import losses as L
 from diffjax import schedules as S
-from diffjax.losses import loss_weight, make_denoising_loss, sample_time, snr
-from diffjax.parameterisations import PARAMETERISATIONS, from_x0_eps, x0_error_scale
+from diffjax.models import DDPMIndexInput
+
+PARAMETERISATIONS = list(resolve.PARAMETERISATIONS)
+# the perturbed exact network reads x_t itself: EDM's F without its input scaling
+par = lambda name: resolve.parameterisation("edm(scale_input=False)" if name == "edm" else name)
 
 GMM = analytic.gaussian_mixture([0.3, 0.7], [[1.5, -1.0], [-1.0, 1.0]], [[0.3, 0.1], [0.2, 0.4]])
 
@@ -17,7 +21,7 @@ def perturbed_exact_network(schedule, parameterisation, offset=0.0):
 
     def apply_fn(delta, x, t, cond):
         rec = schedule(t)
-        exact = from_x0_eps(*analytic.x0_eps(GMM, x, rec), x, rec, parameterisation)
+        exact = par(parameterisation).from_x0_eps(*analytic.x0_eps(GMM, x, rec), x, rec)
         return exact + (offset + delta) * jnp.tanh(x)
 
     return apply_fn
@@ -25,7 +29,7 @@ def perturbed_exact_network(schedule, parameterisation, offset=0.0):
 
 def per_example_gradient(loss, key, batch=20000, offset=0.0):
     x0, _ = analytic.sample(GMM, jax.random.PRNGKey(11), batch)
-    grads = jax.jacfwd(lambda d: loss(d, x0, key))(jnp.asarray(0.0))
+    grads = jax.jacfwd(lambda d: loss(d, {"data": x0}, key))(jnp.asarray(0.0))
     return np.asarray(grads), x0
 
 
@@ -43,23 +47,23 @@ def per_example_gradient(loss, key, batch=20000, offset=0.0):
     ],
 )
 def test_exact_gmm_denoiser_minimises_the_expected_loss(schedule, parameterisation, weighting):
-    den = Denoiser(perturbed_exact_network(schedule, parameterisation), schedule, parameterisation)
-    loss = make_denoising_loss(den, weighting=weighting)
+    network = perturbed_exact_network(schedule, parameterisation)
+    den = Denoiser(network, schedule, par(parameterisation))
+    loss = L.denoising_loss(den, weighting=resolve.weighting(weighting))
     key = jax.random.PRNGKey(3)
     grads, x0 = per_example_gradient(loss, key)
     mean, se = grads.mean(), grads.std() / np.sqrt(grads.size)
     assert abs(mean) < 4 * se, (mean, se)
     # common random numbers: perturbing either way raises the loss
-    base = loss(0.0, x0, key).mean()
-    assert loss(0.3, x0, key).mean() > base and loss(-0.3, x0, key).mean() > base
+    batch = {"data": x0}
+    base = loss(0.0, batch, key).mean()
+    assert loss(0.3, batch, key).mean() > base and loss(-0.3, batch, key).mean() > base
 
 
 def test_gradient_check_has_power_against_a_wrong_denoiser():
     s = S.VPLinear()
-    den = Denoiser(perturbed_exact_network(s, "eps", offset=0.05), s, "eps")
-    grads, _ = per_example_gradient(
-        make_denoising_loss(den, weighting="simple"), jax.random.PRNGKey(3)
-    )
+    den = Denoiser(perturbed_exact_network(s, "eps", offset=0.05), s, par("eps"))
+    grads, _ = per_example_gradient(L.denoising_loss(den), jax.random.PRNGKey(3))
     assert abs(grads.mean()) > 8 * grads.std() / np.sqrt(grads.size)
 
 
@@ -74,7 +78,8 @@ def test_gradient_check_has_power_against_a_wrong_denoiser():
 )
 def test_named_weightings_are_plain_mse_in_their_own_space(parameterisation, weighting, schedule):
     rec = schedule(jnp.linspace(schedule.t_min, schedule.t_max, 50))
-    effective = loss_weight(rec, weighting) / x0_error_scale(rec, parameterisation) ** 2
+    weight = resolve.weighting(weighting)(rec)
+    effective = weight / par(parameterisation).error_scale(rec) ** 2
     np.testing.assert_allclose(effective, 1.0, rtol=1e-10)
 
 
@@ -82,17 +87,17 @@ def test_weighting_formulas():
     s = S.VPLinear()
     t = jnp.linspace(0.01, 0.99, 30)
     rec = s(t)
-    r = snr(rec)
+    r = L.snr(rec)
     eps_space = lambda w: w / r  # weight on ||eps_hat - eps||^2
     np.testing.assert_allclose(
-        eps_space(loss_weight(rec, "min_snr", min_snr_gamma=5.0)), np.minimum(r, 5.0) / r
+        eps_space(L.MinSNRWeighting(gamma=5.0)(rec)), np.minimum(r, 5.0) / r
     )  # Hang et al. 2023, eq. for eps-prediction
     # VDM: L = -1/2 E[SNR'(t) ||x0 - x0_hat||^2]
     dsnr = jax.vmap(jax.grad(lambda tt: (s(tt).alpha / s(tt).sigma) ** 2))(t)
-    np.testing.assert_allclose(loss_weight(rec, "elbo"), -0.5 * dsnr, rtol=1e-9)
+    np.testing.assert_allclose(L.ELBOWeighting()(rec), -0.5 * dsnr, rtol=1e-9)
     lam = rec.logsnr
     np.testing.assert_allclose(
-        loss_weight(rec, "sigmoid", sigmoid_bias=1.0),
+        L.SigmoidWeighting(bias=1.0)(rec),
         -0.5 * dsnr / (1 + np.exp(lam - 1.0)),
         rtol=1e-9,
     )
@@ -102,24 +107,24 @@ def test_time_sampling_laws():
     key = jax.random.PRNGKey(0)
     n = 20000
     vp = S.VPLinear()
-    t = sample_time(key, n, vp, "uniform")
+    t = L.UniformTime()(key, n, vp)
     assert t.min() >= vp.t_min and t.max() <= vp.t_max
     assert (
         scipy.stats.kstest(np.asarray(t), scipy.stats.uniform(vp.t_min, 1 - vp.t_min).cdf).pvalue
         > 1e-3
     )
     ddpm = S.DiscreteDDPM()
-    steps = np.asarray(sample_time(key, n, ddpm, "discrete")) * 1000
+    steps = np.asarray(L.DiscreteTime()(key, n, ddpm)) * 1000
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
     assert steps.min() >= 1 and steps.max() <= 1000
     ta = np.sort(
-        np.asarray(sample_time(key, 64, S.RectifiedFlow(t_min=0.0, t_max=1.0), "antithetic"))
+        np.asarray(L.AntitheticTime()(key, 64, S.RectifiedFlow(t_min=0.0, t_max=1.0)))
     )
     np.testing.assert_allclose(np.diff(ta), 1 / 64, atol=1e-12)
-    tl = np.asarray(sample_time(key, n, S.RectifiedFlow(), "logit_normal"))
+    tl = np.asarray(L.LogitNormalTime()(key, n, S.RectifiedFlow()))
     logit = np.log(tl / (1 - tl))
     assert scipy.stats.kstest(logit, "norm").pvalue > 1e-3
-    te = sample_time(key, n, S.EDM(), "edm_lognormal")
+    te = L.LogNormalSigmaTime()(key, n, S.EDM())
     log_sigma = np.log(np.asarray(S.EDM()(te).sigma))
     assert scipy.stats.kstest(log_sigma, scipy.stats.norm(-1.2, 1.2).cdf).pvalue > 1e-3
 
@@ -128,9 +133,9 @@ def test_loss_runs_in_float32_without_nans():
     s = S.DiscreteDDPM()
     apply_fn = lambda p, x, t, c: p * x
     for p in PARAMETERISATIONS:
-        den = Denoiser(apply_fn, s, p, noise_conditioning="ddpm_index")
-        loss = make_denoising_loss(den, time_sampling="discrete", weighting="simple")
+        den = Denoiser(apply_fn, s, resolve.parameterisation(p), DDPMIndexInput())
+        loss = L.denoising_loss(den, time_sampling=L.DiscreteTime())
         x0 = jax.random.normal(jax.random.PRNGKey(0), (64, 4, 4, 1), jnp.float32)
-        out = loss(jnp.float32(0.5), x0, jax.random.PRNGKey(1))
+        out = loss(jnp.float32(0.5), {"data": x0}, jax.random.PRNGKey(1))
         assert out.shape == (64,) and out.dtype == jnp.float32
         assert np.all(np.isfinite(np.asarray(out)))

@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from diffjax import analytic, couplings
+from diffjax import Denoiser, analytic, resolve
+from diffjax import losses as couplings
+from diffjax import losses as L
 from diffjax import schedules as S
-from diffjax.losses import (
-    bridge_noise,
-    conditional_flow,
-    flow_matching_setup,
-    make_flow_matching_loss,
-)
-from diffjax.losses.flow_matching import _paired_batch
+from diffjax.parameterisations import VelocityPrediction
 
 GMM = analytic.gaussian_mixture([0.5, 0.5], [[2.0, 1.0], [-1.0, -2.0]], [0.3, 0.5])
 
@@ -52,47 +48,54 @@ def exact_marginal_velocity(method, sigma):
     return velocity
 
 
+def velocity_denoiser(network, path):
+    return Denoiser(network, path.schedule, VelocityPrediction())
+
+
 @pytest.mark.parametrize("method,sigma", [("fm", 1e-2), ("icfm", 0.1), ("icfm", 0.5)])
 def test_exact_marginal_velocity_minimises_the_cfm_loss(method, sigma):
     u = exact_marginal_velocity(method, sigma)
-    velocity_fn = lambda delta, x, t, cond: u(x, t) + delta * jnp.tanh(x)
-    loss = make_flow_matching_loss(velocity_fn, method, sigma)
+    network = lambda delta, x, t, cond: u(x, t) + delta * jnp.tanh(x)
+    path = L.presets.lipman_fm(sigma) if method == "fm" else L.presets.icfm(sigma)
+    loss = L.flow_matching_loss(velocity_denoiser(network, path), path)
     n = 20000
     x_data, _ = analytic.sample(GMM, jax.random.PRNGKey(0), n)
     x_source = jax.random.normal(jax.random.PRNGKey(1), (n, 2), jnp.float64)
+    batch = {"data": x_data, "source": x_source}
     key = jax.random.PRNGKey(2)
-    grads = np.asarray(jax.jacfwd(lambda d: loss(d, x_data, x_source, key))(jnp.asarray(0.0)))
+    grads = np.asarray(jax.jacfwd(lambda d: loss(d, batch, key))(jnp.asarray(0.0)))
     assert abs(grads.mean()) < 4 * grads.std() / np.sqrt(n)
-    base = loss(0.0, x_data, x_source, key).mean()
-    assert loss(0.2, x_data, x_source, key).mean() > base
-    assert loss(-0.2, x_data, x_source, key).mean() > base
+    base = loss(0.0, batch, key).mean()
+    assert loss(0.2, batch, key).mean() > base
+    assert loss(-0.2, batch, key).mean() > base
     # power: a velocity off by 0.1 tanh(x) is detectably not a minimiser
-    grads_wrong = np.asarray(jax.jacfwd(lambda d: loss(d, x_data, x_source, key))(jnp.asarray(0.1)))
+    grads_wrong = np.asarray(jax.jacfwd(lambda d: loss(d, batch, key))(jnp.asarray(0.1)))
     assert abs(grads_wrong.mean()) > 4 * grads_wrong.std() / np.sqrt(n)
 
 
 @pytest.mark.parametrize("method", ["icfm", "otcfm", "sbcfm", "fm", "rf"])
 def test_conditional_velocity_is_the_path_derivative(method):
-    setup = flow_matching_setup(method, 0.3)
+    option = {"fm": "sigma_min", "rf": None}.get(method, "sigma")
+    path = resolve.path({"name": method, **({option: 0.3} if option else {})})
     k = jax.random.split(jax.random.PRNGKey(0), 3)
     xd, xs, z = (jax.random.normal(kk, (5, 2), jnp.float64) for kk in k)
     t = jnp.linspace(0.05, 0.95, 5)
-    _, u, _ = conditional_flow(xd, xs, z, t, setup)
-    _, du = jax.jvp(lambda tt: conditional_flow(xd, xs, z, tt, setup)[0], (t,), (jnp.ones_like(t),))
+    _, u, _ = path.interpolate(xd, xs, z, t)
+    _, du = jax.jvp(lambda tt: path.interpolate(xd, xs, z, tt)[0], (t,), (jnp.ones_like(t),))
     np.testing.assert_allclose(u, du, rtol=1e-10)
 
 
 def test_brownian_bridge_matches_torchcfm_convention():
     """torchcfm (time s = 1 - t): std sigma sqrt(s(1-s)); its drift x1 - x0 + (1-2s)/(2s(1-s))(x - mu)."""
     t = jnp.linspace(0.1, 0.9, 9)
-    c, dc = bridge_noise("brownian", 0.7, t)
+    c, dc = L.BrownianBridge(sigma=0.7)(t)
     s = 1 - t
     np.testing.assert_allclose(c, 0.7 * np.sqrt(s * (1 - s)))
     # our u = -u_torchcfm: noise part dc z = -(1-2s)/(2 s(1-s)) c z
     np.testing.assert_allclose(dc, -(1 - 2 * s) / (2 * s * (1 - s)) * c, rtol=1e-12)
 
 
-@pytest.mark.parametrize("solver", ["pot", "scipy"])
+@pytest.mark.parametrize("solver", list(L.OTSolver))
 @pytest.mark.parametrize("n", [7, 64, 256])
 def test_exact_ot_equals_scipy_assignment(solver, n):
     for seed in range(3):
@@ -163,15 +166,13 @@ def test_couplings_keep_labels_paired():
     labels = jnp.arange(n)
     x_data = jnp.stack([labels.astype(jnp.float64), jnp.zeros(n)], 1)
     x_source = jax.random.normal(jax.random.PRNGKey(0), (n, 2), jnp.float64) * 5
-    for method in ["icfm", "otcfm", "sbcfm"]:
-        setup = flow_matching_setup(method, 1.0)
-        xd, _, cond, _, _ = _paired_batch(
-            jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot"
-        )
-        np.testing.assert_array_equal(np.asarray(xd[:, 0]).astype(int), np.asarray(cond))
-    setup = flow_matching_setup("otcfm", 0.1)
-    xd, xs, _, _, _ = _paired_batch(jax.random.PRNGKey(1), x_data, x_source, labels, setup, "pot")
-    assert float(jnp.sum((xd - xs) ** 2)) < float(jnp.sum((x_data - x_source) ** 2))
+    times = L.UniformTime()
+    key = jax.random.PRNGKey(1)
+    for path in [L.presets.icfm(1.0), L.presets.otcfm(1.0), L.presets.sbcfm(1.0)]:
+        ps = path.draw(key, x_data, times, x_source, labels)
+        np.testing.assert_array_equal(np.asarray(ps.x0[:, 0]).astype(int), np.asarray(ps.cond))
+    ps = L.presets.otcfm(0.1).draw(key, x_data, times, x_source, labels)
+    assert float(jnp.sum((ps.x0 - ps.x1) ** 2)) < float(jnp.sum((x_data - x_source) ** 2))
 
 
 def test_coupling_override_sinkhorn_approaches_exact_ot():
@@ -179,17 +180,17 @@ def test_coupling_override_sinkhorn_approaches_exact_ot():
     kx, ky, kl = jax.random.split(jax.random.PRNGKey(3), 3)
     x = jax.random.normal(kx, (64, 2), jnp.float64)
     y = jax.random.normal(ky, (64, 2), jnp.float64) + 2.0
-    velocity = lambda p, x_t, t, c: jnp.zeros_like(x_t)
-    exact = make_flow_matching_loss(velocity, "otcfm", 0.0)(None, x, y, kl)
-    approx = make_flow_matching_loss(velocity, "otcfm", 0.0, coupling="sinkhorn", epsilon=0.01)(
-        None, x, y, kl
-    )
-    indep = make_flow_matching_loss(velocity, "icfm", 0.0)(None, x, y, kl)
+    zero = lambda p, x_t, t, c: jnp.zeros_like(x_t)
+    batch = {"data": x, "source": y}
+
+    def loss(path):
+        return L.flow_matching_loss(velocity_denoiser(zero, path), path)(None, batch, kl)
+
+    exact = loss(L.presets.otcfm(0.0))
+    approx = loss(L.presets.otcfm(0.0, L.Sinkhorn(epsilon=0.01)))
+    indep = loss(L.presets.icfm(0.0))
     # with v = 0 the loss is the mean squared pair distance / dims (pairs sampled from the plan,
     # with replacement, so not a permutation: close to the exact cost, far below independent)
     e, a, i = float(exact.mean()), float(approx.mean()), float(indep.mean())
     assert abs(a - e) < 0.15 * e and a < 0.8 * i, (e, a, i)
-    with pytest.raises(ValueError, match="needs epsilon"):
-        make_flow_matching_loss(velocity, "otcfm", coupling="sinkhorn")
-    with pytest.raises(ValueError, match="coupling='ot' is not one of"):
-        make_flow_matching_loss(velocity, "otcfm", coupling="ot")
+

@@ -5,17 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diffjax import Denoiser, analytic
+from diffjax import Denoiser, analytic, resolve
 from diffjax import schedules as S
-from diffjax.parameterisations import (
-    PARAMETERISATIONS,
-    convert,
-    edm_coefficients,
-    from_x0_eps,
-    to_x0_eps,
-    x0_error_scale,
-)
+from diffjax.models import EDMNoiseInput, TimeInput
+from diffjax.parameterisations import EDMPreconditioned, convert, edm_coefficients
 from tests.cases import ALL_SCHEDULES
+
+PARAMETERISATIONS = list(resolve.PARAMETERISATIONS)
+par = resolve.parameterisation
 
 NAMES = list(ALL_SCHEDULES)
 
@@ -40,12 +37,12 @@ def random_state(seed, s, batch=4, dim=3):
 def test_every_conversion_round_trips(name, source, target, seed):
     s = ALL_SCHEDULES[name]
     _, x0, eps, x, rec = random_state(seed, s)
-    pred = from_x0_eps(x0, eps, x, rec, source)
-    there = convert(pred, x, rec, source, target)
-    back = convert(there, x, rec, target, source)
+    pred = par(source).from_x0_eps(x0, eps, x, rec)
+    there = convert(pred, x, rec, par(source), par(target))
+    back = convert(there, x, rec, par(target), par(source))
     scale = np.max(np.abs(np.asarray(pred))) + 1.0
     np.testing.assert_allclose(back, pred, atol=1e-8 * scale, rtol=1e-7)
-    x0_back, eps_back = to_x0_eps(pred, x, rec, source)
+    x0_back, eps_back = par(source).to_x0_eps(pred, x, rec)
     # recovering x0 divides by alpha, eps by sigma: bound the error by the conditioning
     tol = 1e-9 * (1 + np.max(np.asarray(1 / rec.alpha + 1 / rec.sigma)))
     np.testing.assert_allclose(x0_back, x0, atol=tol * scale)
@@ -58,13 +55,13 @@ def test_velocity_is_the_time_derivative_of_the_path(name):
     t, x0, eps, x, rec = random_state(1, s)
     path = lambda tt: s(tt).alpha[:, None] * x0 + s(tt).sigma[:, None] * eps
     _, dx_dt = jax.jvp(path, (t,), (jnp.ones_like(t),))
-    np.testing.assert_allclose(from_x0_eps(x0, eps, x, rec, "velocity"), dx_dt, rtol=1e-12)
+    np.testing.assert_allclose(par("velocity").from_x0_eps(x0, eps, x, rec), dx_dt, rtol=1e-12)
 
 
 def test_v_prediction_matches_salimans_and_ho():
     s = S.VPLinear()
     _, x0, eps, x, rec = random_state(2, s)
-    v = from_x0_eps(x0, eps, x, rec, "v")
+    v = par("v").from_x0_eps(x0, eps, x, rec)
     a, sg = rec.alpha[:, None], rec.sigma[:, None]
     np.testing.assert_allclose(v, a * eps - sg * x0, rtol=1e-12)
     np.testing.assert_allclose(a * x - sg * v, x0, atol=1e-12)  # x0 = alpha z - sigma v
@@ -77,7 +74,7 @@ def test_score_is_the_exact_gmm_score():
     x = jax.random.normal(jax.random.PRNGKey(3), (6, 2), jnp.float64) * 3
     rec = s(jnp.full((6,), 0.4))
     x0, eps = analytic.x0_eps(gmm, x, rec)
-    score = from_x0_eps(x0, eps, x, rec, "score")
+    score = par("score").from_x0_eps(x0, eps, x, rec)
     np.testing.assert_allclose(score, analytic.score(gmm, x, rec), rtol=1e-10)
     grad = jax.vmap(jax.grad(lambda xx: analytic.log_density(gmm, xx[None], s(0.4))[0]))(x)
     np.testing.assert_allclose(score, grad, rtol=1e-10)
@@ -102,10 +99,9 @@ def test_x0_error_scale(parameterisation):
     delta = 1e-3
     x0_p = x0 + delta
     eps_p = (x - rec.alpha[:, None] * x0_p) / rec.sigma[:, None]
-    change = from_x0_eps(x0_p, eps_p, x, rec, parameterisation) - from_x0_eps(
-        x0, eps, x, rec, parameterisation
-    )
-    c = x0_error_scale(rec, parameterisation)
+    p = par(parameterisation)
+    change = p.from_x0_eps(x0_p, eps_p, x, rec) - p.from_x0_eps(x0, eps, x, rec)
+    c = par(parameterisation).error_scale(rec)
     np.testing.assert_allclose(change, c[:, None] * delta * np.ones_like(change), rtol=1e-7)
 
 
@@ -114,10 +110,10 @@ def test_x0_error_scale(parameterisation):
 @pytest.mark.parametrize("name", NAMES)
 def test_denoiser_finite_at_t_zero_and_one(name, parameterisation, dtype):
     s = ALL_SCHEDULES[name]
-    noise_cond = "edm" if parameterisation == "edm" else "t"
-    scaling = "edm" if parameterisation == "edm" else "none"
+    p = par(parameterisation)
+    noise_cond = EDMNoiseInput() if isinstance(p, EDMPreconditioned) else TimeInput()
     apply_fn = lambda params, x, c_noise, cond: jnp.tanh(x) + c_noise[:, None]
-    den = Denoiser(apply_fn, s, parameterisation, noise_cond, scaling)
+    den = Denoiser(apply_fn, s, p, noise_cond)
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 3), dtype)
     for t in (0.0, 1.0):
         x0, eps = den(None, x, jnp.full((2,), t, dtype))
@@ -132,17 +128,17 @@ def test_denoiser_round_trips_the_exact_gmm_denoiser():
     x = jax.random.normal(jax.random.PRNGKey(5), (5, 2), jnp.float64)
     t = jnp.linspace(0.1, 0.9, 5)
     ref = analytic.exact_denoiser(gmm, s)(None, x, t)
-    for p in PARAMETERISATIONS:
+    for name in PARAMETERISATIONS:
         sd = 0.7
+        p = par({"name": name, "sigma_data": sd}) if name == "edm" else par(name)
+        edm = isinstance(p, EDMPreconditioned)
 
-        def apply_fn(params, x_in, noise, cond, p=p):
+        def apply_fn(params, x_in, noise, cond, p=p, edm=edm):
             rec = s(t)
-            x_raw = (
-                x_in / (edm_coefficients(rec, sd).c_in / rec.alpha)[:, None] if p == "edm" else x_in
-            )
-            return from_x0_eps(*analytic.x0_eps(gmm, x_raw, rec), x_raw, rec, p, sd)
+            x_raw = x_in / (edm_coefficients(rec, sd).c_in / rec.alpha)[:, None] if edm else x_in
+            return p.from_x0_eps(*analytic.x0_eps(gmm, x_raw, rec), x_raw, rec)
 
-        den = Denoiser(apply_fn, s, p, input_scaling="edm" if p == "edm" else "none", sigma_data=sd)
+        den = Denoiser(apply_fn, s, p)
         out = den(None, x, t)
-        np.testing.assert_allclose(out[0], ref[0], rtol=1e-9, atol=1e-10, err_msg=p)
-        np.testing.assert_allclose(out[1], ref[1], rtol=1e-9, atol=1e-10, err_msg=p)
+        np.testing.assert_allclose(out[0], ref[0], rtol=1e-9, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(out[1], ref[1], rtol=1e-9, atol=1e-10, err_msg=name)

@@ -3,24 +3,46 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.convergence_orders import CASES, COV, MEAN, T0, T1, fitted_order
-from diffjax import Denoiser, analytic
+from diffjax import Denoiser, analytic, resolve
+from diffjax import samplers as SA
 from diffjax import schedules as S
-from diffjax.parameterisations import PARAMETERISATIONS
-from diffjax.samplers import METHODS, SAMPLERS, prior_sample, sample, time_grid
-from diffjax.samplers.guidance import ClassifierFreeGuidance, ClipX0, DynamicThresholding
-from diffjax.samplers.likelihood import log_likelihood
+from diffjax.models import EDMNoiseInput, TimeInput
+from diffjax.parameterisations import EDMPreconditioned, EpsPrediction, X0Prediction
+from diffjax.samplers import prior_sample, sample, time_grid
 
+MEAN, COV = jnp.array([0.5, -1.0]), jnp.array([[1.0, 0.3], [0.3, 0.5]])
+T0, T1 = 0.98, 0.02
 GAUSS = analytic.GaussianMixture(jnp.array([1.0]), MEAN[None], COV[None])
 VP = S.VPLinear()
+LOGSNR, KARRAS = SA.LogSNRGrid(), SA.KarrasGrid()
+# (sampler, theoretical global order, grid); third-order multistep methods on the Karras grid
+# (benchmarks/convergence_orders.py prints every case, the log-SNR ones too)
+ORDERS = [
+    (SA.Euler(), 1, LOGSNR),
+    (SA.DDIM(), 1, LOGSNR),
+    (SA.Midpoint(), 2, LOGSNR),
+    (SA.Heun(), 2, LOGSNR),
+    (SA.RK4(), 4, LOGSNR),
+    (SA.DPMSolver(order=1), 1, LOGSNR),
+    (SA.DPMSolver(order=2), 2, LOGSNR),
+    (SA.DPMSolver(order=3), 3, LOGSNR),
+    (SA.DPMSolverPP2S(), 2, LOGSNR),
+    (SA.DPMSolverPP(order=2), 2, LOGSNR),
+    (SA.DPMSolverPP(order=3), 3, KARRAS),
+    (SA.UniPC(order=1), 2, LOGSNR),
+    (SA.UniPC(order=2), 3, LOGSNR),
+    (SA.UniPC(order=3), 4, KARRAS),
+]
 
-ORDERS = [case[:4] for case in CASES if case[4]]
 
-
-@pytest.mark.parametrize("method,options,order,grid", ORDERS)
-def test_global_convergence_order(method, options, order, grid):
-    slope, errs = fitted_order(method, options, grid)
+@pytest.mark.parametrize("sampler,order,grid", ORDERS, ids=repr)
+def test_global_convergence_order(sampler, order, grid):
+    steps = (32, 64, 128, 256)
+    x = jax.random.normal(jax.random.PRNGKey(0), (8, 2), jnp.float64)
+    errs = analytic.gaussian_flow_errors(sampler, grid, steps, MEAN, COV, VP, x, T0, T1)
+    slope = analytic.fitted_order(steps, errs)
     assert abs(slope - order) < 0.15, (slope, errs)
+    assert sampler.accuracy_order == order
 
 
 def test_ddim_equals_euler_on_rectified_flow():
@@ -28,9 +50,9 @@ def test_ddim_equals_euler_on_rectified_flow():
     gmm = analytic.gaussian_mixture([0.4, 0.6], [[1.0, 1.0], [-1.0, 0.0]], [0.2, 0.3])
     den = analytic.exact_denoiser(gmm, rf)
     x = jax.random.normal(jax.random.PRNGKey(1), (16, 2), jnp.float64)
-    grid = time_grid(rf, 25, "uniform", t_start=rf.t_max, t_end=rf.t_min)
-    a = sample(den, x, grid, "ddim", schedule=rf).samples
-    b = sample(den, x, grid, "euler", schedule=rf).samples
+    grid = time_grid(rf, 25, SA.UniformGrid(), t_start=rf.t_max, t_end=rf.t_min)
+    a = sample(den, x, grid, SA.DDIM()).samples
+    b = sample(den, x, grid, SA.Euler()).samples
     np.testing.assert_allclose(a, b, atol=1e-10)
 
 
@@ -39,8 +61,8 @@ def test_ddpm_with_beta_tilde_is_ddim_with_eta_one():
     x = jax.random.normal(jax.random.PRNGKey(1), (16, 2), jnp.float64)
     grid = time_grid(VP, 20)
     key = jax.random.PRNGKey(5)
-    a = sample(den, x, grid, "ddpm", schedule=VP, key=key).samples
-    b = sample(den, x, grid, "ddim", schedule=VP, key=key, eta=1.0).samples
+    a = sample(den, x, grid, SA.DDPM(), key=key).samples
+    b = sample(den, x, grid, SA.DDIM(eta=1.0), key=key).samples
     np.testing.assert_allclose(a, b, atol=1e-10)
 
 
@@ -53,26 +75,26 @@ def energy_distance(a, b):
 
 
 STOCHASTIC = [
-    ("ddpm", {}, 200),
-    ("euler_maruyama", {}, 400),
-    ("pc", {"snr": 0.05}, 200),
-    ("euler_ancestral", {}, 200),
-    ("dpmpp_2m_sde", {}, 100),
+    (SA.DDPM(), 200),
+    (SA.EulerMaruyama(), 400),
+    (SA.PredictorCorrector(snr=0.05), 200),
+    (SA.EulerAncestral(), 200),
+    (SA.DPMSolverPPSDE(), 100),
 ]
 
 
-def run_stochastic(method, options, steps, denoiser=None, n=4000):
+def run_stochastic(sampler, steps, denoiser=None, n=4000):
     den = denoiser or analytic.exact_denoiser(GMM2, VP)
     key_x, key_s = jax.random.split(jax.random.PRNGKey(3))
     x = prior_sample(key_x, (n, 2), VP, dtype=jnp.float64)
-    grid = time_grid(VP, steps, "uniform", t_end=1e-3)
-    return sample(den, x, grid, method, schedule=VP, key=key_s, **options).samples
+    grid = time_grid(VP, steps, SA.UniformGrid(), t_end=1e-3)
+    return sample(den, x, grid, sampler, key=key_s).samples
 
 
-@pytest.mark.parametrize("method,options,steps", STOCHASTIC)
-def test_stochastic_samplers_have_the_right_law(method, options, steps):
+@pytest.mark.parametrize("sampler,steps", STOCHASTIC, ids=repr)
+def test_stochastic_samplers_have_the_right_law(sampler, steps):
     n = 4000
-    out = np.asarray(run_stochastic(method, options, steps, n=n))
+    out = np.asarray(run_stochastic(sampler, steps, n=n))
     exact, comp = analytic.sample(GMM2, jax.random.PRNGKey(9), n)
     exact = np.asarray(exact)
     true_mean = np.asarray(GMM2.weights @ GMM2.means)
@@ -88,13 +110,10 @@ def test_stochastic_samplers_have_the_right_law(method, options, steps):
 def test_two_sample_statistic_rejects_a_wrong_sampler():
     """The same check fails for a sampler driven by a denoiser whose eps is 10% too small."""
 
-    def wrong(params, x, t, cond=None):
-        x0, eps = analytic.exact_denoiser(GMM2, VP)(params, x, t, cond)
-        rec = VP(VP.clip(t))
-        eps = 0.9 * eps
-        return (x - rec.sigma * eps) / rec.alpha, eps
-
-    out = run_stochastic("ddpm", {}, 200, denoiser=wrong)
+    exact = analytic.exact_denoiser(GMM2, VP)
+    network = lambda params, x, t, cond: 0.9 * exact(params, x, t, cond)[1]  # t: TimeInput
+    wrong = Denoiser(network, VP, EpsPrediction())
+    out = run_stochastic(SA.DDPM(), 200, denoiser=wrong)
     exact, _ = analytic.sample(GMM2, jax.random.PRNGKey(9), 4000)
     assert energy_distance(out[:2000], exact[:2000]) > 0.01
 
@@ -102,7 +121,7 @@ def test_two_sample_statistic_rejects_a_wrong_sampler():
 def test_adaptive_matches_the_exact_flow_and_counts_evaluations():
     den = analytic.exact_denoiser(GAUSS, VP)
     x = jax.random.normal(jax.random.PRNGKey(0), (8, 2), jnp.float64)
-    out = sample(den, x, [T0, T1], "adaptive", schedule=VP, rtol=1e-8, atol=1e-8)
+    out = sample(den, x, [T0, T1], SA.Adaptive(rtol=1e-8, atol=1e-8))
     ref = analytic.gaussian_pf_ode_map(MEAN, COV, x, VP(T0), VP(T1))
     np.testing.assert_allclose(out.samples, ref, atol=1e-6)
     assert 20 < int(out.nfe) < 2000 and (int(out.nfe) - 1) % 6 == 0
@@ -112,29 +131,27 @@ def test_likelihood_equals_exact_mixture_density():
     x, _ = analytic.sample(GMM2, jax.random.PRNGKey(0), 6)
     den = analytic.exact_denoiser(GMM2, VP)
     prior = lambda x1: analytic.log_density(GMM2, x1, VP(1.0))
-    ll = log_likelihood(den, VP, x, t0=1e-5, prior_log_prob=prior)
+    ll = SA.log_likelihood(den, x, t0=1e-5, prior_log_prob=prior)
     np.testing.assert_allclose(ll, analytic.log_density(GMM2, x, VP(1e-5)), atol=1e-4)
 
 
-@pytest.mark.parametrize("probe", ["rademacher", "gaussian"])
+@pytest.mark.parametrize("probe", list(SA.Probe))
 def test_hutchinson_is_unbiased(probe):
     x, _ = analytic.sample(GMM2, jax.random.PRNGKey(0), 2)
     den = analytic.exact_denoiser(GMM2, VP)
     prior = lambda x1: analytic.log_density(GMM2, x1, VP(1.0))
     exact = np.asarray(
-        log_likelihood(den, VP, x, t0=1e-3, prior_log_prob=prior, rtol=1e-5, atol=1e-5)
+        SA.log_likelihood(den, x, t0=1e-3, prior_log_prob=prior, rtol=1e-5, atol=1e-5)
     )
     draws = np.stack(
         [
             np.asarray(
-                log_likelihood(
+                SA.log_likelihood(
                     den,
-                    VP,
                     x,
                     t0=1e-3,
                     prior_log_prob=prior,
-                    divergence="hutchinson",
-                    probe=probe,
+                    divergence=SA.Hutchinson(probe=probe),
                     key=jax.random.PRNGKey(k),
                     rtol=1e-5,
                     atol=1e-5,
@@ -157,19 +174,16 @@ def tiny_network(params, x, noise, cond):
     return jnp.tanh(x @ params) * 0.5 + 0.1 * noise[:, None]
 
 
-@pytest.mark.parametrize("method", [m for m in SAMPLERS])
-def test_contract_every_method_parameterisation_schedule(method):
+@pytest.mark.parametrize("name", list(resolve.SAMPLERS))
+def test_contract_every_method_parameterisation_schedule(name):
+    method = resolve.sampler(name)
     params = jnp.array([[0.9, 0.1], [-0.2, 0.7]], jnp.float32)
     key = jax.random.PRNGKey(0)
     for sname, sched in CONTRACT_SCHEDULES.items():
-        for p in PARAMETERISATIONS:
-            den = Denoiser(
-                tiny_network,
-                sched,
-                p,
-                noise_conditioning="edm" if p == "edm" else "t",
-                input_scaling="edm" if p == "edm" else "none",
-            )
+        for pname in resolve.PARAMETERISATIONS:
+            p = resolve.parameterisation(pname)
+            edm = isinstance(p, EDMPreconditioned)
+            den = Denoiser(tiny_network, sched, p, EDMNoiseInput() if edm else TimeInput())
             x = prior_sample(jax.random.PRNGKey(1), (4, 2), sched, dtype=jnp.float32)
             grid = time_grid(sched, 6)
             out = sample(den, x, grid, method, key=key, params=params)
@@ -185,55 +199,38 @@ def test_contract_every_method_parameterisation_schedule(method):
 def test_trajectory_and_grids():
     den = analytic.exact_denoiser(GAUSS, VP)
     x = jnp.zeros((3, 2), jnp.float64)
-    out = sample(den, x, time_grid(VP, 5), "ddim", schedule=VP, return_trajectory=True)
+    out = sample(den, x, time_grid(VP, 5), SA.DDIM(), return_trajectory=True)
     assert out.trajectory.shape == (6, 3, 2)
     np.testing.assert_allclose(out.trajectory[-1], out.samples)
     ddpm = S.DiscreteDDPM()
-    np.testing.assert_allclose(time_grid(ddpm, 10, "trailing")[:3] * 1000, [1000, 900, 800])
-    np.testing.assert_allclose(time_grid(ddpm, 10, "leading")[:2] * 1000, [901, 801])
-    np.testing.assert_allclose(time_grid(ddpm, 10, "linspace")[[0, -2, -1]] * 1000, [1000, 1, 0])
-    karras = time_grid(S.EDM(), 18, "karras", t_end=0.0)
+    g = lambda name: time_grid(ddpm, 10, resolve.grid(name))
+    np.testing.assert_allclose(g("trailing")[:3] * 1000, [1000, 900, 800])
+    np.testing.assert_allclose(g("leading")[:2] * 1000, [901, 801])
+    np.testing.assert_allclose(g("linspace")[[0, -2, -1]] * 1000, [1000, 1, 0])
+    karras = time_grid(S.EDM(), 18, KARRAS, t_end=0.0)
     np.testing.assert_allclose(karras, np.linspace(1, 0, 19), atol=1e-9)  # EDM's t is Karras' grid
-    lam = VP.logsnr(jnp.asarray(time_grid(VP, 8, "logsnr", t_end=1e-3)))
+    lam = VP.logsnr(jnp.asarray(time_grid(VP, 8, LOGSNR, t_end=1e-3)))
     np.testing.assert_allclose(np.diff(lam), np.diff(lam)[0], rtol=1e-8)
 
 
 def test_guidance_wrappers():
     sched = S.VPLinear()
     net = lambda params, x, noise, cond: x * 0 + cond[:, None].astype(x.dtype)
-    den = Denoiser(net, sched, "x0")
-    cfg = ClassifierFreeGuidance(den, scale=3.0, null_cond=0)
+    den = Denoiser(net, sched, X0Prediction())
+    cfg = SA.ClassifierFreeGuidance(den, scale=3.0, null_cond=0)
     x = jnp.ones((2, 2), jnp.float64)
     x0, eps = cfg(None, x, 0.5, jnp.array([1, 2]))
     np.testing.assert_allclose(x0[:, 0], [3.0, 6.0])  # 0 + 3 (c - 0)
     rec = sched(0.5)
     np.testing.assert_allclose(rec.alpha * x0 + rec.sigma * eps, x, atol=1e-12)
-    clip = ClipX0(den, sched, 1.0)(None, x, 0.5, jnp.array([3, -4]))
+    clip = SA.ClipX0(den, 1.0)(None, x, 0.5, jnp.array([3, -4]))
     np.testing.assert_allclose(clip[0][:, 0], [1.0, -1.0])
-    dyn = DynamicThresholding(den, sched, 0.5)(None, x, 0.5, jnp.array([3, -4]))
+    dyn = SA.DynamicThresholding(den, 0.5)(None, x, 0.5, jnp.array([3, -4]))
     np.testing.assert_allclose(dyn[0], [[1.0, 1.0], [-1.0, -1.0]])
-
-
-def test_sampler_errors_list_choices():
-    den = analytic.exact_denoiser(GAUSS, VP)
-    x = jnp.zeros((2, 2))
-    with pytest.raises(ValueError, match="method='plms' is not one of 'euler'"):
-        sample(den, x, [1.0, 0.0], "plms", schedule=VP)
-    with pytest.raises(TypeError, match=r"unknown options \['churn'\]; allowed: s_churn"):
-        sample(den, x, [1.0, 0.0], "heun", schedule=VP, churn=1.0)
-    with pytest.raises(ValueError, match="must decrease strictly"):
-        sample(den, x, [0.0, 1.0], "ddim", schedule=VP)
-    with pytest.raises(TypeError, match="schedule: pass the schedule"):
-        sample(den, x, [1.0, 0.0], "ddim")
-    with pytest.raises(ValueError, match="grid='cosine' is not one of"):
-        time_grid(VP, 10, "cosine")
-    assert set(METHODS) | {"adaptive"} == set(SAMPLERS)
 
 
 def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
     """grad log p(y | x_t) added to the mixture score is the score of component y (scale 1)."""
-    from diffjax.samplers.guidance import ClassifierGuidance
-
     def log_prob(params, x, t, cond):
         rec = VP(VP.clip(t))
         alpha, sigma = (
@@ -244,7 +241,7 @@ def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
         log_r = jax.nn.log_softmax(jnp.log(GMM2.weights) + log_n, axis=-1)
         return jnp.take_along_axis(log_r, cond[:, None], 1)[:, 0]
 
-    guided = ClassifierGuidance(analytic.exact_denoiser(GMM2, VP), log_prob, VP, 1.0)
+    guided = SA.ClassifierGuidance(analytic.exact_denoiser(GMM2, VP), log_prob, 1.0)
     x = jax.random.normal(jax.random.PRNGKey(4), (6, 2), jnp.float64) * 2
     labels = jnp.array([0, 1, 0, 1, 1, 0])
     t = 0.4

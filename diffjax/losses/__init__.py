@@ -1,54 +1,115 @@
-"""Training losses: denoising score matching, the DDPM bound, conditional flow matching."""
+"""Training: the path x_t is drawn on, couplings, weightings, time laws, and the losses.
 
-from diffjax.losses.denoising import make_denoising_loss, weighted_denoising_error
-from diffjax.losses.flow_matching import (
-    BRIDGE_NOISES,
-    FLOW_MATCHING_METHODS,
-    FlowMatchingSetup,
-    bridge_noise,
-    conditional_flow,
-    flow_matching_setup,
-    make_flow_matching_loss,
-    make_sf2m_loss,
+Every loss is a factory taking the one model object (a `diffjax.models.Denoiser`) and returning
+loss(params, batch, key) -> (batch,) per-example values, the function the train step takes.
+"""
+
+from diffjax.losses import presets
+from diffjax.losses._couplings import (
+    Coupling,
+    ExactOT,
+    Independent,
+    OTSolver,
+    Sinkhorn,
+    exact_ot_assignment,
+    exact_ot_pairs_on_host,
+    sample_plan,
+    sinkhorn_plan,
+    squared_distances,
 )
-from diffjax.losses.time_sampling import TIME_SAMPLINGS, sample_time
-from diffjax.losses.vlb import (
-    VARIANCES,
+from diffjax.losses._denoising import LossFn, denoising_loss, weighted_denoising_error
+from diffjax.losses._flow_matching import flow_matching_loss, sf2m_loss
+from diffjax.losses._path import (
+    BridgeNoise,
+    BrownianBridge,
+    ConstantBridge,
+    NoBridge,
+    Path,
+    PathSample,
+)
+from diffjax.losses._time_sampling import (
+    AntitheticTime,
+    DiscreteTime,
+    LogitNormalTime,
+    LogNormalSigmaTime,
+    TimeSampling,
+    UniformTime,
+)
+from diffjax.losses._vlb import (
+    ReverseVariance,
     bits_per_dim,
+    ddpm_bound,
     ddpm_posterior,
-    ddpm_vlb,
     discretized_gaussian_log_likelihood,
     gaussian_kl,
     hybrid_loss,
+    make_hybrid_loss,
     prior_kl,
     vlb_term,
 )
-from diffjax.losses.weighting import WEIGHTINGS, dlogsnr_dt, loss_weight, snr
+from diffjax.losses._weighting import (
+    ConstantWeighting,
+    EDMWeighting,
+    ELBOWeighting,
+    MinSNRWeighting,
+    SigmoidWeighting,
+    SNRPlusOneWeighting,
+    SNRWeighting,
+    TruncatedSNRWeighting,
+    Weighting,
+    dlogsnr_dt,
+    elbo_weight,
+    snr,
+)
 
 __all__ = [
-    "BRIDGE_NOISES",
-    "FLOW_MATCHING_METHODS",
-    "TIME_SAMPLINGS",
-    "VARIANCES",
-    "WEIGHTINGS",
-    "FlowMatchingSetup",
+    "AntitheticTime",
+    "BridgeNoise",
+    "BrownianBridge",
+    "ConstantBridge",
+    "ConstantWeighting",
+    "Coupling",
+    "DiscreteTime",
+    "EDMWeighting",
+    "ELBOWeighting",
+    "ExactOT",
+    "Independent",
+    "LogNormalSigmaTime",
+    "LogitNormalTime",
+    "LossFn",
+    "MinSNRWeighting",
+    "NoBridge",
+    "OTSolver",
+    "Path",
+    "PathSample",
+    "ReverseVariance",
+    "SNRPlusOneWeighting",
+    "SNRWeighting",
+    "SigmoidWeighting",
+    "Sinkhorn",
+    "TimeSampling",
+    "TruncatedSNRWeighting",
+    "UniformTime",
+    "Weighting",
     "bits_per_dim",
-    "bridge_noise",
-    "conditional_flow",
+    "ddpm_bound",
     "ddpm_posterior",
-    "ddpm_vlb",
+    "denoising_loss",
     "discretized_gaussian_log_likelihood",
     "dlogsnr_dt",
-    "flow_matching_setup",
+    "elbo_weight",
+    "exact_ot_assignment",
+    "exact_ot_pairs_on_host",
+    "flow_matching_loss",
     "gaussian_kl",
     "hybrid_loss",
-    "loss_weight",
-    "make_denoising_loss",
-    "make_flow_matching_loss",
-    "make_sf2m_loss",
+    "make_hybrid_loss",
+    "presets",
     "prior_kl",
-    "sample_time",
+    "sample_plan",
+    "sf2m_loss",
+    "sinkhorn_plan",
     "snr",
+    "squared_distances",
     "vlb_term",
-    "weighted_denoising_error",
 ]

@@ -1,22 +1,83 @@
-"""Samplers: one entry point, every method a small step function, one jitted lax.scan per run."""
+"""Samplers: one entry point, every method a small frozen record, one jitted lax.scan per run.
 
-from diffjax.samplers.core import (
-    METHODS,
-    SAMPLERS,
-    SampleOutput,
-    method_table,
-    prior_sample,
-    sample,
+  >>> out = sample(denoiser, prior_sample(key, shape, denoiser.schedule),
+  ...              time_grid(denoiser.schedule, 20, KarrasGrid()), DPMSolverPP(order=2))
+"""
+
+from diffjax.samplers._adaptive import Adaptive, AdaptiveSolver
+from diffjax.samplers._ancestral import DDIM, DDPM, EulerAncestral
+from diffjax.samplers._base import LoopState, Sampler, StepContext, pf_velocity
+from diffjax.samplers._core import SampleOutput, prior_sample, sample
+from diffjax.samplers._dpm_solver import DPMSolver, DPMSolverPP, DPMSolverPP2S, DPMSolverPPSDE
+from diffjax.samplers._guidance import (
+    ClassifierFreeGuidance,
+    ClassifierGuidance,
+    ClipX0,
+    DynamicThresholding,
 )
-from diffjax.samplers.grids import GRIDS, explicit_grid, time_grid
+from diffjax.samplers._likelihood import (
+    Divergence,
+    ExactDivergence,
+    Hutchinson,
+    Probe,
+    bits_per_dim_dequantized,
+    log_likelihood,
+)
+from diffjax.samplers._grids import (
+    DDPMTimestepGrid,
+    Grid,
+    KarrasGrid,
+    LogSNRGrid,
+    QuadraticGrid,
+    Spacing,
+    UniformGrid,
+    explicit_grid,
+    time_grid,
+)
+from diffjax.samplers._ode import RK4, Euler, Heun, Midpoint
+from diffjax.samplers._sde import EulerMaruyama, PredictorCorrector
+from diffjax.samplers._unipc import UniPC
 
 __all__ = [
-    "GRIDS",
-    "METHODS",
-    "SAMPLERS",
+    "DDIM",
+    "DDPM",
+    "RK4",
+    "Adaptive",
+    "AdaptiveSolver",
+    "ClassifierFreeGuidance",
+    "ClassifierGuidance",
+    "ClipX0",
+    "Divergence",
+    "DynamicThresholding",
+    "ExactDivergence",
+    "Hutchinson",
+    "Probe",
+    "bits_per_dim_dequantized",
+    "log_likelihood",
+    "DDPMTimestepGrid",
+    "DPMSolver",
+    "DPMSolverPP",
+    "DPMSolverPP2S",
+    "DPMSolverPPSDE",
+    "Euler",
+    "EulerAncestral",
+    "EulerMaruyama",
+    "Grid",
+    "Heun",
+    "KarrasGrid",
+    "LogSNRGrid",
+    "LoopState",
+    "Midpoint",
+    "PredictorCorrector",
+    "QuadraticGrid",
     "SampleOutput",
+    "Sampler",
+    "Spacing",
+    "StepContext",
+    "UniPC",
+    "UniformGrid",
     "explicit_grid",
-    "method_table",
+    "pf_velocity",
     "prior_sample",
     "sample",
     "time_grid",

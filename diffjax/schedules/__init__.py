@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from diffjax._checks import check_choice
 from diffjax.schedules.base import Schedule, ScheduleRecord, as_time
 from diffjax.schedules.diffusion import (
     EDM,
@@ -10,6 +9,7 @@ from diffjax.schedules.diffusion import (
     Cosine,
     DiscreteDDPM,
     InterpolatedLogSNR,
+    ReverseVariance,
     SubVP,
     VPLinear,
     discrete_log_alpha_bar,
@@ -17,38 +17,15 @@ from diffjax.schedules.diffusion import (
 from diffjax.schedules.flows import LipmanFM, RectifiedFlow, Trigonometric
 from diffjax.schedules.transforms import Shifted, ZeroTerminalSNR, flux_shift, shift_for_resolution
 
-SCHEDULES = {
-    "ddpm": DiscreteDDPM,
-    "vp": VPLinear,
-    "subvp": SubVP,
-    "ve": VE,
-    "cosine": Cosine,
-    "edm": EDM,
-    "rectified_flow": RectifiedFlow,
-    "lipman": LipmanFM,
-    "trigonometric": Trigonometric,
-    "interpolated": InterpolatedLogSNR,
-}
-
-
-def get_schedule(name: str, **kwargs) -> Schedule:
-    """Builds a schedule from its config name, e.g. get_schedule('vp', beta_max=20.0)."""
-    cls = SCHEDULES[check_choice("schedule", name, SCHEDULES)]
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        raise TypeError(f"schedule {name!r}: {err}") from None
-
-
 __all__ = [
     "EDM",
-    "SCHEDULES",
     "VE",
     "Cosine",
     "DiscreteDDPM",
     "InterpolatedLogSNR",
     "LipmanFM",
     "RectifiedFlow",
+    "ReverseVariance",
     "Schedule",
     "ScheduleRecord",
     "Shifted",
@@ -59,6 +36,5 @@ __all__ = [
     "as_time",
     "discrete_log_alpha_bar",
     "flux_shift",
-    "get_schedule",
     "shift_for_resolution",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import math
 
@@ -14,6 +15,16 @@ from diffjax._checks import check_choice, check_positive
 from diffjax.schedules.base import Array, Schedule, as_time
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "cosine")
+
+
+class ReverseVariance(enum.Enum):
+    """The variance of the reverse step p(x_s | x_t) (Ho et al. 2020, sec. 3.2): the posterior's
+    beta~ (FIXED_SMALL), the forward step's beta (FIXED_LARGE), or the learned interpolation of
+    their logs (LEARNED_RANGE, Nichol & Dhariwal 2021, eq. 15; bound and hybrid loss only)."""
+
+    FIXED_SMALL = "fixed_small"
+    FIXED_LARGE = "fixed_large"
+    LEARNED_RANGE = "learned_range"
 
 
 @functools.lru_cache(maxsize=32)

@@ -8,31 +8,53 @@ Hutchinson's estimate E[z^T (dv/dx) z] with Rademacher or Gaussian probes (one J
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import functools
 import math
 
 import jax
 import jax.numpy as jnp
 
-from diffjax._checks import check_choice
-from diffjax.samplers.base import pf_velocity
-from diffjax.schedules import Schedule
+from diffjax._checks import check_instance, check_int
+from diffjax.samplers._base import pf_velocity
 
-DIVERGENCES = ("exact", "hutchinson")
-PROBES = ("rademacher", "gaussian")
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Divergence:
+    """How div v is computed inside the likelihood ODE."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExactDivergence(Divergence):
+    """d forward-mode passes (one per data dimension): exact, for small d."""
+
+
+class Probe(enum.Enum):
+    RADEMACHER = "rademacher"
+    GAUSSIAN = "gaussian"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Hutchinson(Divergence):
+    """Hutchinson's estimate E[z^T (dv/dx) z], num_probes JVPs (Grathwohl et al. 2019)."""
+
+    probe: Probe = Probe.RADEMACHER
+    num_probes: int = 1
+
+    def __post_init__(self):
+        check_instance("probe", self.probe, Probe)
+        check_int("num_probes", self.num_probes, minimum=1)
 
 
 def log_likelihood(
     denoiser,
-    schedule: Schedule,
     x: jax.Array,
     *,
     params=None,
     cond=None,
     key: jax.Array | None = None,
-    divergence: str = "exact",
-    probe: str = "rademacher",
-    num_probes: int = 1,
+    divergence: Divergence = ExactDivergence(),
     t0: float | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-6,
@@ -40,60 +62,25 @@ def log_likelihood(
 ) -> jax.Array:
     """log p(x) in nats per example, x of shape (batch, ...). t0 defaults to schedule.t_min.
 
-    prior_log_prob(x1) -> (batch,) replaces the default N(0, sigma(1)^2 I) prior at t = 1.
+    Hutchinson needs a key. prior_log_prob(x1) -> (batch,) replaces the default
+    N(0, sigma(1)^2 I) prior at t = 1.
     """
-    check_choice("divergence", divergence, DIVERGENCES)
-    check_choice("probe", probe, PROBES)
-    key = jax.random.PRNGKey(0) if key is None else key
-    t0 = schedule.t_min if t0 is None else t0
-    return _solve(
-        denoiser,
-        schedule,
-        divergence,
-        probe,
-        num_probes,
-        float(t0),
-        rtol,
-        atol,
-        prior_log_prob,
-        params,
-        cond,
-        x,
-        key,
-    )
+    check_instance("divergence", divergence, Divergence)
+    if isinstance(divergence, Hutchinson) and key is None:
+        raise ValueError("divergence=Hutchinson(...) draws probes: pass key=jax.random.PRNGKey(...).")
+    key = jax.random.PRNGKey(0) if key is None else key  # unused by the exact divergence
+    t0 = denoiser.schedule.t_min if t0 is None else t0
+    args = (denoiser, divergence, float(t0), rtol, atol, prior_log_prob)
+    return _solve(*args, params, cond, x, key)
 
 
-@functools.partial(jax.jit, static_argnums=tuple(range(9)))
-def _solve(
-    denoiser,
-    schedule,
-    divergence,
-    probe,
-    num_probes,
-    t0,
-    rtol,
-    atol,
-    prior_log_prob,
-    params,
-    cond,
-    x,
-    key,
-):
-    import diffrax
-
-    shape = x.shape
+def _divergence_field(v, divergence, probes, shape):
+    """(t, y) -> (v(t, y), div v(t, y)) for the chosen divergence."""
     dim = math.prod(shape[1:])
-    if probe == "rademacher":
-        probes = jax.random.rademacher(key, (num_probes,) + shape, x.dtype)
-    else:
-        probes = jax.random.normal(key, (num_probes,) + shape, x.dtype)
-
-    def v(t, y):
-        return pf_velocity(denoiser, schedule, params, y, t, cond)
 
     def field(t, state, args):
         y, _ = state
-        if divergence == "exact":
+        if isinstance(divergence, ExactDivergence):
             basis = jnp.eye(dim, dtype=y.dtype).reshape((dim, 1) + shape[1:])
             out, jvps = jax.vmap(
                 lambda e: jax.jvp(lambda z: v(t, z), (y,), (jnp.broadcast_to(e, shape),))
@@ -101,11 +88,29 @@ def _solve(
             div = jnp.einsum("kb...,kb...->b", jvps, jnp.broadcast_to(basis, jvps.shape))
             return out[0], div
         out, jvps = jax.vmap(lambda z: jax.jvp(lambda w: v(t, w), (y,), (z,)))(probes)
-        div = jnp.mean(jnp.sum((jvps * probes).reshape(num_probes, shape[0], -1), -1), 0)
+        n = probes.shape[0]
+        div = jnp.mean(jnp.sum((jvps * probes).reshape(n, shape[0], -1), -1), 0)
         return out[0], div
 
+    return field
+
+
+@functools.partial(jax.jit, static_argnums=tuple(range(6)))
+def _solve(denoiser, divergence, t0, rtol, atol, prior_log_prob, params, cond, x, key):
+    import diffrax
+
+    shape = x.shape
+    dim = math.prod(shape[1:])
+    probes = None
+    if isinstance(divergence, Hutchinson):
+        draw = jax.random.rademacher if divergence.probe is Probe.RADEMACHER else jax.random.normal
+        probes = draw(key, (divergence.num_probes,) + shape, x.dtype)
+
+    def v(t, y):
+        return pf_velocity(denoiser, params, y, t, cond)
+
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(field),
+        diffrax.ODETerm(_divergence_field(v, divergence, probes, shape)),
         diffrax.Tsit5(),
         t0=jnp.asarray(t0, x.dtype),
         t1=jnp.asarray(1.0, x.dtype),
@@ -117,7 +122,7 @@ def _solve(
     x1, integral = sol.ys[0][-1], sol.ys[1][-1]
     if prior_log_prob is not None:
         return prior_log_prob(x1) + integral
-    sigma1 = schedule(jnp.asarray(1.0, x.dtype)).sigma
+    sigma1 = denoiser.schedule(jnp.asarray(1.0, x.dtype)).sigma
     flat = x1.reshape(shape[0], -1)
     prior = -0.5 * jnp.sum(flat**2, 1) / sigma1**2 - dim * (
         jnp.log(sigma1) + 0.5 * math.log(2 * math.pi)

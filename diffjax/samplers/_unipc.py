@@ -7,9 +7,12 @@ point is not corrected (no evaluation there). A step to sigma = 0 returns x0_hat
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 
-from diffjax.samplers.base import Method, exact_record, record
+from diffjax._checks import check_int
+from diffjax.samplers._base import Sampler, exact_record, record
 
 
 def _coefficients(h, rks):
@@ -52,16 +55,34 @@ def _update(x_from, rec_from, rec_to, l_from, l_to, m0, history, order, m_new=No
     return x_lin - rec_to.alpha * h_phi_1 * (res + rhos[-1] * (m_new - m0))
 
 
-def _memory(x, options):
-    zeros = jnp.zeros_like(x)
-    scalar = jnp.zeros((), x.dtype)
-    # x at the previous grid point, its t, and (x0, half-log-SNR) at the last p points
-    return (zeros, scalar, tuple((zeros, scalar) for _ in range(options["order"])))
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UniPC(Sampler):
+    """UniPC-p (Zhao et al. 2023, bh2, data prediction): predictor of order p, corrector raising
+    it to p + 1, one evaluation per step."""
+
+    order: int = 2
+
+    paper = "Zhao et al. 2023 (UniPC-p, bh2)"
+
+    def __post_init__(self):
+        check_int("order", self.order, allowed=(1, 2, 3))
+
+    @property
+    def accuracy_order(self):
+        return self.order + 1
+
+    def init_memory(self, x):
+        zeros = jnp.zeros_like(x)
+        scalar = jnp.zeros((), x.dtype)
+        # x at the previous grid point, its t, and (x0, half-log-SNR) at the last p points
+        return (zeros, scalar, tuple((zeros, scalar) for _ in range(self.order)))
+
+    def step(self, ctx, state, i, t, t_next, key):
+        return _unipc_step(ctx, state, i, t, t_next, self.order)
 
 
-def unipc_step(ctx, state, i, t, t_next, key):
+def _unipc_step(ctx, state, i, t, t_next, p):
     """One UniPC-p step: evaluate at x_i, correct x_i (UniC), then predict x_{i+1} (UniP)."""
-    p = ctx.options["order"]
     x = state.x
     x_prev, t_prev, history = state.memory
     m_new, _ = ctx.denoise(x, t)
@@ -83,10 +104,3 @@ def unipc_step(ctx, state, i, t, t_next, key):
     x_next = jnp.where(rec_s.sigma == 0, m_new, x_next)
     memory = (corrected, t, history)
     return state._replace(x=x_next, memory=memory, nfe=state.nfe + 1)
-
-
-METHODS = {
-    "unipc": Method(
-        unipc_step, _memory, {"order": 2}, None, False, "1", "Zhao et al. 2023 (UniPC-p, bh2)"
-    )
-}

@@ -14,16 +14,23 @@ Couplings return index pairs, so labels and other conditioning stay paired with 
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax._checks import check_choice, check_positive
+from diffjax._checks import check_instance, check_int, check_positive
 
 Array = jax.Array
 
-COUPLINGS = ("independent", "exact_ot", "sinkhorn")
-OT_SOLVERS = ("pot", "scipy")
+
+class OTSolver(enum.Enum):
+    """Exact assignment on the host: POT's network simplex (fastest here) or scipy's."""
+
+    POT = "pot"
+    SCIPY = "scipy"
 
 
 def squared_distances(x: Array, y: Array) -> Array:
@@ -32,9 +39,9 @@ def squared_distances(x: Array, y: Array) -> Array:
     return jnp.sum(x**2, 1)[:, None] + jnp.sum(y**2, 1)[None, :] - 2.0 * x @ y.T
 
 
-def _assignment_on_host(cost: np.ndarray, solver: str) -> np.ndarray:
+def _assignment_on_host(cost: np.ndarray, solver: OTSolver) -> np.ndarray:
     cost = np.asarray(cost, np.float64)
-    if solver == "scipy":
+    if solver is OTSolver.SCIPY:
         from scipy.optimize import linear_sum_assignment
 
         return linear_sum_assignment(cost)[1].astype(np.int32)
@@ -46,13 +53,13 @@ def _assignment_on_host(cost: np.ndarray, solver: str) -> np.ndarray:
     return np.argmax(plan, axis=1).astype(np.int32)
 
 
-def exact_ot_assignment(x: Array, y: Array, solver: str = "pot") -> Array:
+def exact_ot_assignment(x: Array, y: Array, solver: OTSolver = OTSolver.POT) -> Array:
     """perm (n,) minimising sum_i ||x_i - y_perm[i]||^2 over permutations; x, y of shape (n, ...).
 
-    Jit-compatible (host callback). solver: 'pot' (network simplex, fastest here) or 'scipy'
-    (linear_sum_assignment).
+    Jit-compatible (host callback). solver: OTSolver.POT (network simplex, fastest here) or
+    OTSolver.SCIPY (linear_sum_assignment).
     """
-    check_choice("solver", solver, OT_SOLVERS)
+    check_instance("solver", solver, OTSolver)
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"exact_ot_assignment needs equal batch sizes; got {x.shape[0]} and {y.shape[0]}."
@@ -65,7 +72,7 @@ def exact_ot_assignment(x: Array, y: Array, solver: str = "pot") -> Array:
 
 
 def exact_ot_pairs_on_host(
-    x_data: np.ndarray, x_source: np.ndarray, solver: str = "pot"
+    x_data: np.ndarray, x_source: np.ndarray, solver: OTSolver = OTSolver.POT
 ) -> np.ndarray:
     """x_source reordered so that (x_data[i], x_source[i]) is the exact OT pairing (numpy).
 
@@ -73,7 +80,7 @@ def exact_ot_pairs_on_host(
     step: the 'icfm' loss on these pairs is OT-CFM. Use it when the step runs on several devices:
     a host callback inside a multi-device jitted step deadlocked on XLA:CPU (jax 0.10.2).
     """
-    check_choice("solver", solver, OT_SOLVERS)
+    check_instance("solver", solver, OTSolver)
     x = np.asarray(x_data, np.float64).reshape(len(x_data), -1)
     y = np.asarray(x_source, np.float64).reshape(len(x_source), -1)
     if x.shape[0] != y.shape[0]:
@@ -141,22 +148,54 @@ def sample_plan(key: Array, plan: Array, num: int) -> tuple[Array, Array]:
     return i, jnp.minimum(b * size + inside, m - 1)
 
 
-def couple(
-    key: Array,
-    x_data: Array,
-    x_source: Array,
-    method: str = "independent",
-    *,
-    epsilon: float | None = None,
-    solver: str = "pot",
-) -> tuple[Array, Array]:
-    """Index pairs (data_idx, source_idx), each of shape (batch,), under the named coupling."""
-    check_choice("coupling", method, COUPLINGS)
-    n = x_data.shape[0]
-    if method == "independent":
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Coupling:
+    """Pairs a batch of data with a batch of source points: (key, x_data, x_source) ->
+    (data_idx, source_idx), each of shape (batch,), so labels stay paired with their data."""
+
+    def __call__(self, key: Array, x_data: Array, x_source: Array) -> tuple[Array, Array]:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Independent(Coupling):
+    """The batch as drawn (I-CFM, Tong et al. 2024; Lipman et al. 2023)."""
+
+    def __call__(self, key, x_data, x_source):
+        n = x_data.shape[0]
         return jnp.arange(n), jnp.arange(n)
-    if method == "exact_ot":
-        return jnp.arange(n), exact_ot_assignment(x_data, x_source, solver)
-    if epsilon is None:
-        raise ValueError("coupling='sinkhorn' needs epsilon (SB-CFM uses 2 sigma^2).")
-    return sample_plan(key, sinkhorn_plan(x_data, x_source, epsilon), n)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExactOT(Coupling):
+    """The optimal assignment for the squared Euclidean cost (OT-CFM), found on the host."""
+
+    solver: OTSolver = OTSolver.POT
+
+    def __post_init__(self):
+        check_instance("solver", self.solver, OTSolver)
+
+    def __call__(self, key, x_data, x_source):
+        return jnp.arange(x_data.shape[0]), exact_ot_assignment(x_data, x_source, self.solver)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sinkhorn(Coupling):
+    """Pairs drawn from the entropic plan (absolute epsilon on squared distances; SB-CFM uses
+    epsilon = 2 sigma^2), solved on the device by ott-jax."""
+
+    epsilon: float
+    threshold: float = 1e-3
+    max_iterations: int = 2000
+
+    def __post_init__(self):
+        check_positive("epsilon", self.epsilon)
+        check_positive("threshold", self.threshold)
+        check_int("max_iterations", self.max_iterations, minimum=1)
+
+    def __call__(self, key, x_data, x_source):
+        plan = sinkhorn_plan(
+            x_data, x_source, self.epsilon, threshold=self.threshold,
+            max_iterations=self.max_iterations,
+        )
+        return sample_plan(key, plan, x_data.shape[0])

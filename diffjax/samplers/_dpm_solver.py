@@ -9,12 +9,13 @@ A step that ends at sigma = 0 returns x0_hat (the first-order limit; 'lower orde
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 
-from diffjax.samplers.base import Method, exact_record, no_memory, noise_like, record
+from diffjax._checks import check_int
+from diffjax.samplers._base import Sampler, exact_record, noise_like, record
 
 
 def _half_logsnr(rec):
@@ -35,11 +36,28 @@ def _finish(state, rec_s, x0, full_step, nfe_full):
     return state._replace(x=x, nfe=state.nfe + jnp.where(last, 1, nfe_full))
 
 
-def dpm_solver_step(ctx, state, i, t, t_next, key):
-    """Singlestep DPM-Solver-1/2/3 (Lu et al. 2022a, eq. 3.7, Alg. 1 r1 = 1/2, Alg. 2 r1 = 1/3, r2 = 2/3)."""
-    order = ctx.options["order"]
-    if order not in (1, 2, 3):
-        raise ValueError(f"dpm_solver: order must be 1, 2 or 3; got {order!r}.")
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DPMSolver(Sampler):
+    """Singlestep DPM-Solver-1/2/3 (Lu et al. 2022a, eq. 3.7; Alg. 1 r1 = 1/2; Alg. 2 r1 = 1/3,
+    r2 = 2/3), noise prediction; `order` network evaluations per step."""
+
+    order: int = 2
+
+    nfe_per_step = "order (1, 2 or 3)"
+    paper = "Lu et al. 2022a (singlestep, noise prediction)"
+
+    def __post_init__(self):
+        check_int("order", self.order, allowed=(1, 2, 3))
+
+    @property
+    def accuracy_order(self):
+        return self.order
+
+    def step(self, ctx, state, i, t, t_next, key):
+        return _dpm_solver_step(ctx, state, t, t_next, self.order)
+
+
+def _dpm_solver_step(ctx, state, t, t_next, order):
     x = state.x
     x0, eps = ctx.denoise(x, t)
     rec_t, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
@@ -68,8 +86,19 @@ def dpm_solver_step(ctx, state, i, t, t_next, key):
     return _finish(state, rec_s, x0, full, order)
 
 
-def dpmpp_2s_step(ctx, state, i, t, t_next, key):
-    """DPM-Solver++(2S) (Lu et al. 2022b, Alg. 1) with r = 1/2."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DPMSolverPP2S(Sampler):
+    """DPM-Solver++(2S) (Lu et al. 2022b, Alg. 1) with r = 1/2: two evaluations per step."""
+
+    order = 2
+    nfe_per_step = "2"
+    paper = "Lu et al. 2022b, DPM-Solver++(2S)"
+
+    def step(self, ctx, state, i, t, t_next, key):
+        return _dpmpp_2s_step(ctx, state, t, t_next)
+
+
+def _dpmpp_2s_step(ctx, state, t, t_next):
     x = state.x
     x0, _ = ctx.denoise(x, t)
     rec_t, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
@@ -85,13 +114,13 @@ def dpmpp_2s_step(ctx, state, i, t, t_next, key):
     return _finish(state, rec_s, x0, full, 2)
 
 
-def _multistep_memory(x, options):
+def _multistep_memory(x):
     zeros = jnp.zeros_like(x)
     lam = jnp.zeros((), x.dtype)
     return (zeros, lam, zeros, lam)  # x0 and half-log-SNR at the previous two grid points
 
 
-def dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool):
+def _dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool):
     """DPM-Solver++(2M) (Lu et al. 2022b, Alg. 2), 3M and the 2M SDE variant (as in diffusers).
 
     2M: D = (1 + 1/(2r)) x0_n - 1/(2r) x0_{n-1}, r = h_{n-1}/h.
@@ -139,44 +168,41 @@ def dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool
     return state._replace(x=x_next, memory=(x0, l_t, x0_1, l_1), nfe=state.nfe + 1)
 
 
-METHODS = {
-    "dpm_solver": Method(
-        dpm_solver_step,
-        no_memory,
-        {"order": 2},
-        None,
-        False,
-        "order (1, 2 or 3)",
-        "Lu et al. 2022a (singlestep, noise prediction)",
-    ),
-    "dpmpp_2s": Method(
-        dpmpp_2s_step, no_memory, {}, 2, False, "2", "Lu et al. 2022b, DPM-Solver++(2S)"
-    ),
-    "dpmpp_2m": Method(
-        functools.partial(dpmpp_multistep_step, order=2, sde=False),
-        _multistep_memory,
-        {},
-        2,
-        False,
-        "1",
-        "Lu et al. 2022b, DPM-Solver++(2M)",
-    ),
-    "dpmpp_3m": Method(
-        functools.partial(dpmpp_multistep_step, order=3, sde=False),
-        _multistep_memory,
-        {},
-        3,
-        False,
-        "1",
-        "Lu et al. 2022b, DPM-Solver++(3M)",
-    ),
-    "dpmpp_2m_sde": Method(
-        functools.partial(dpmpp_multistep_step, order=2, sde=True),
-        _multistep_memory,
-        {},
-        None,
-        True,
-        "1",
-        "Lu et al. 2022b, DPM-Solver++(2M) SDE",
-    ),
-}
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DPMSolverPP(Sampler):
+    """Multistep DPM-Solver++(2M) / (3M) (Lu et al. 2022b, Alg. 2), data prediction; one
+    evaluation per step, the lower orders for warm-up."""
+
+    order: int = 2
+
+    paper = "Lu et al. 2022b, DPM-Solver++(2M) / (3M)"
+
+    def __post_init__(self):
+        check_int("order", self.order, allowed=(2, 3))
+
+    @property
+    def accuracy_order(self):
+        return self.order
+
+    def init_memory(self, x):
+        return _multistep_memory(x)
+
+    def step(self, ctx, state, i, t, t_next, key):
+        return _dpmpp_multistep_step(ctx, state, i, t, t_next, key, order=self.order, sde=False)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DPMSolverPPSDE(Sampler):
+    """DPM-Solver++(2M) SDE (Lu et al. 2022b, appendix; as in diffusers): stochastic."""
+
+    paper = "Lu et al. 2022b, DPM-Solver++(2M) SDE"
+
+    @property
+    def stochastic(self) -> bool:
+        return True
+
+    def init_memory(self, x):
+        return _multistep_memory(x)
+
+    def step(self, ctx, state, i, t, t_next, key):
+        return _dpmpp_multistep_step(ctx, state, i, t, t_next, key, order=2, sde=True)

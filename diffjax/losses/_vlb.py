@@ -11,19 +11,20 @@ dimensions); `bits_per_dim` converts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from diffjax._checks import check_choice
+from diffjax._checks import check_instance
+from diffjax.losses._denoising import LossFn, split_dropout_key, weighted_denoising_error
+from diffjax.losses._path import Path
+from diffjax.losses._time_sampling import DiscreteTime
+from diffjax.losses._weighting import SNRWeighting
 from diffjax.parameterisations import broadcast_to_data
-from diffjax.schedules import DiscreteDDPM, discrete_log_alpha_bar
+from diffjax.schedules import DiscreteDDPM, ReverseVariance, discrete_log_alpha_bar
 
 Array = jax.Array
-
-VARIANCES = ("fixed_small", "fixed_large", "learned_range")
 
 
 class DDPMPosterior(NamedTuple):
@@ -57,19 +58,21 @@ def ddpm_posterior(schedule: DiscreteDDPM, i: Array, dtype=None) -> DDPMPosterio
     return DDPMPosterior(coef_x0[j], coef_xt[j], log_post[j], log_beta[j])
 
 
-def model_log_variance(post: DDPMPosterior, variance: str, v: Array | None = None) -> Array:
+def model_log_variance(
+    post: DDPMPosterior, variance: ReverseVariance, v: Array | None = None
+) -> Array:
     """log variance of p(x_{i-1} | x_i).
 
     fixed_small: beta~_i; fixed_large: beta_i; learned_range: v log beta_i + (1 - v) log beta~_i
     with v = (model output + 1)/2 (Nichol & Dhariwal 2021, eq. 15).
     """
-    check_choice("variance", variance, VARIANCES)
-    if variance == "fixed_small":
+    check_instance("variance", variance, ReverseVariance)
+    if variance is ReverseVariance.FIXED_SMALL:
         return post.log_var
-    if variance == "fixed_large":
+    if variance is ReverseVariance.FIXED_LARGE:
         return post.log_beta
     if v is None:
-        raise ValueError("variance='learned_range' needs the model's interpolation output v.")
+        raise ValueError("variance=LEARNED_RANGE needs the model's interpolation output v.")
     frac = (v + 1.0) / 2.0
     return frac * broadcast_to_data(post.log_beta, v) + (1.0 - frac) * broadcast_to_data(
         post.log_var, v
@@ -130,14 +133,14 @@ def vlb_term(
     x_i: Array,
     i: Array,
     x0_hat: Array,
-    variance: str = "fixed_small",
+    variance: ReverseVariance = ReverseVariance.FIXED_SMALL,
     v: Array | None = None,
     num_levels: int = 256,
 ) -> Array:
     """L_{i-1} per example in nats: the Gaussian KL for i >= 2, the decoder NLL L_0 for i = 1.
 
     Args: x0, x_i, x0_hat of shape (batch, ...); i integer timesteps of shape (batch,);
-    v the learned-range output (batch, ...) when variance='learned_range'; num_levels the number
+    v the learned-range output (batch, ...) when variance=LEARNED_RANGE; num_levels the number
     of data levels for the discretised decoder (256 for 8-bit images).
     """
     post = ddpm_posterior(schedule, i, x0.dtype)
@@ -154,21 +157,27 @@ def vlb_term(
     return jnp.where(jnp.asarray(i) == 1, nll, kl)
 
 
-def ddpm_vlb(
-    model_fn: Callable[[Array, Array], tuple[Array, Array | None]],
-    schedule: DiscreteDDPM,
+def ddpm_bound(
+    denoiser,
+    params,
     x0: Array,
     key: Array,
-    variance: str = "fixed_small",
+    *,
+    cond=None,
+    variance: ReverseVariance = ReverseVariance.FIXED_SMALL,
     num_levels: int = 256,
 ) -> tuple[Array, Array]:
     """The full bound L_T + sum_i L_{i-1} per example (nats), one lax.scan over all T timesteps.
 
-    model_fn(x_i, t) -> (x0_hat, v or None), t = i/T of shape (batch,). Each term uses fresh
-    noise x_i ~ q(x_i | x0). Returns (total of shape (batch,), terms of shape (T, batch) for
-    i = 1..T).
+    denoiser: on a DiscreteDDPM schedule; a learned-variance denoiser uses its own variance
+    (LEARNED_RANGE), otherwise `variance` is the fixed choice. Each term uses fresh noise
+    x_i ~ q(x_i | x0). Returns (total (batch,), terms (T, batch) for i = 1..T).
     """
-    check_choice("variance", variance, VARIANCES)
+    schedule = denoiser.schedule
+    check_instance("denoiser.schedule", schedule, DiscreteDDPM)
+    check_instance("variance", variance, ReverseVariance)
+    if denoiser.learned_variance:
+        variance = ReverseVariance.LEARNED_RANGE
     batch = x0.shape[0]
 
     def term(_, inputs):
@@ -177,10 +186,10 @@ def ddpm_vlb(
         rec = schedule(t)
         eps = jax.random.normal(k, x0.shape, x0.dtype)
         x_i = broadcast_to_data(rec.alpha, x0) * x0 + broadcast_to_data(rec.sigma, x0) * eps
-        x0_hat, v = model_fn(x_i, t)
-        return None, vlb_term(
-            schedule, x0, x_i, jnp.full((batch,), i), x0_hat, variance, v, num_levels
-        )
+        p = denoiser.predict(params, x_i, t, cond)
+        x0_hat = denoiser.parameterisation.to_x0_eps(p.pred, x_i, p.rec)[0]
+        i_b = jnp.full((batch,), i)
+        return None, vlb_term(schedule, x0, x_i, i_b, x0_hat, variance, p.variance, num_levels)
 
     steps = jnp.arange(1, schedule.num_timesteps + 1)
     _, terms = jax.lax.scan(term, None, (steps, jax.random.split(key, steps.shape[0])))
@@ -207,6 +216,34 @@ def hybrid_loss(
     L_vlb here trains only the variance; its scale is T L_{i-1} per dimension (their code's
     convention: a uniformly sampled term times T, in bits per dimension). Returns (batch,).
     """
-    term = vlb_term(schedule, x0, x_i, i, jax.lax.stop_gradient(x0_hat), "learned_range", v)
+    term = vlb_term(
+        schedule, x0, x_i, i, jax.lax.stop_gradient(x0_hat), ReverseVariance.LEARNED_RANGE, v
+    )
     dims = math.prod(x0.shape[1:])
     return simple_loss + vlb_weight * schedule.num_timesteps * term / (dims * math.log(2.0))
+
+
+def make_hybrid_loss(denoiser, *, vlb_weight: float = 1e-3) -> LossFn:
+    """L_hybrid (Nichol & Dhariwal 2021) as loss(params, batch, key) -> (batch,).
+
+    A learned-variance denoiser on a DiscreteDDPM schedule: L_simple (SNR weighting, uniform
+    discrete timesteps) on its prediction plus vlb_weight T L_{i-1} (bits/dim) on its variance.
+    """
+    check_instance("denoiser.schedule", denoiser.schedule, DiscreteDDPM)
+    if not denoiser.learned_variance:
+        raise ValueError("make_hybrid_loss needs a Denoiser with learned_variance=True.")
+    path, times = Path(schedule=denoiser.schedule), DiscreteTime()
+
+    def loss(params, batch, key: Array) -> Array:
+        k_drop, key = split_dropout_key(denoiser, key)
+        ps = path.draw(key, batch["data"], times, None, batch.get("cond"))
+        p = denoiser.predict(params, ps.x_t, ps.t, ps.cond, key=k_drop)
+        par = denoiser.parameterisation
+        simple = weighted_denoising_error(
+            p.pred, ps.x0, ps.x1, ps.x_t, p.rec, par, SNRWeighting()(p.rec)
+        )
+        x0_hat = par.to_x0_eps(p.pred, ps.x_t, p.rec)[0]
+        i = jnp.round(ps.t * denoiser.schedule.num_timesteps).astype(jnp.int32)
+        return hybrid_loss(simple, denoiser.schedule, ps.x0, ps.x_t, i, x0_hat, p.variance, vlb_weight)
+
+    return loss

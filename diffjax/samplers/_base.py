@@ -1,9 +1,10 @@
-"""What every sampler step shares: the loop state, the step context, and small helpers."""
+"""What every sampler shares: the Sampler record, the loop state, the step context, helpers."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -23,24 +24,37 @@ class LoopState(NamedTuple):
 class StepContext(NamedTuple):
     denoise: DenoiseFn
     schedule: Schedule
-    options: dict  # the method's options, validated, with defaults filled in
     num_steps: int
 
 
-class Method(NamedTuple):
-    """A sampler: one step function written after its paper, plus what the docs table shows."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Sampler:
+    """A sampler: one step function written after its paper (a frozen, hashable record whose
+    fields are its options, validated at construction).
 
-    step: Callable[[StepContext, LoopState, Array, Array, Array, Array], LoopState]
-    init_memory: Callable[[Array, dict], Any]  # (x, options) -> memory
-    options: dict  # option name -> default
-    order: int | None  # global order of accuracy (deterministic methods)
-    stochastic: bool
-    nfe_per_step: str
-    paper: str
+    Class attributes: `order` (global order of accuracy of a deterministic method, None where
+    it depends on an option or does not apply), `nfe_per_step` and `paper` (the docs table).
+    `stochastic` says whether the method draws noise (then `sample` needs a key).
+    """
 
+    order: ClassVar[int | None] = None
+    nfe_per_step: ClassVar[str] = "1"
+    paper: ClassVar[str] = ""
 
-def no_memory(x: Array, options: dict) -> Any:
-    return ()
+    @property
+    def stochastic(self) -> bool:
+        return False
+
+    @property
+    def accuracy_order(self) -> int | None:
+        """The global order of this configured sampler (option-dependent orders resolved)."""
+        return self.order
+
+    def init_memory(self, x: Array) -> Any:
+        return ()
+
+    def step(self, ctx: StepContext, state: LoopState, i, t, t_next, key) -> LoopState:
+        raise NotImplementedError
 
 
 def record(schedule: Schedule, t: Array) -> ScheduleRecord:
@@ -57,18 +71,20 @@ def exact_record(schedule: Schedule, t: Array) -> ScheduleRecord:
     return schedule(t)
 
 
-def pf_velocity(denoiser, schedule: Schedule, params, x: Array, t: Array, cond=None) -> Array:
+def pf_velocity(denoiser, params, x: Array, t: Array, cond=None) -> Array:
     """Probability-flow velocity dx/dt = alpha' x0_hat + sigma' eps_hat at t clipped to the
     network domain (one network evaluation). Shared by the loop samplers, the adaptive solve and
     the likelihood."""
     x0, eps = denoiser(params, x, t, cond)
-    rec = record(schedule, t)
+    rec = record(denoiser.schedule, t)
     return rec.d_alpha * x0 + rec.d_sigma * eps
 
 
 def velocity(ctx: StepContext, x: Array, t: Array) -> Array:
     """`pf_velocity` inside a sampler step (the context carries params and cond)."""
-    return pf_velocity(lambda _p, y, s, _c: ctx.denoise(y, s), ctx.schedule, None, x, t)
+    x0, eps = ctx.denoise(x, t)
+    rec = record(ctx.schedule, t)
+    return rec.d_alpha * x0 + rec.d_sigma * eps
 
 
 def noise_like(key: Array, x: Array) -> Array:

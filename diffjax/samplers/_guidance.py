@@ -1,8 +1,8 @@
 """Guidance and x0 post-processing, as denoiser wrappers so that every sampler supports them.
 
 Each wrapper is a frozen dataclass (hashable: a jit static argument) with the denoiser's call
-signature (params, x, t, cond) -> (x0_hat, eps_hat); eps_hat is recomputed from x0_hat where x0_hat
-changes, so x = alpha x0_hat + sigma eps_hat still holds.
+signature (params, x, t, cond) -> (x0_hat, eps_hat) and its `.schedule`; eps_hat is recomputed
+from x0_hat where x0_hat changes, so x = alpha x0_hat + sigma eps_hat still holds.
 """
 
 from __future__ import annotations
@@ -18,6 +18,17 @@ from diffjax.parameterisations import broadcast_to_data
 from diffjax.schedules import Schedule
 
 
+@dataclasses.dataclass(frozen=True)
+class _Wrapper:
+    """A denoiser wrapper: carries the wrapped denoiser's schedule."""
+
+    denoiser: Callable
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.denoiser.schedule
+
+
 def _eps_from_x0(schedule, x, t, x0):
     rec = schedule(schedule.clip(jnp.asarray(t, x.dtype)))
     a, s = broadcast_to_data(rec.alpha, x), broadcast_to_data(rec.sigma, x)
@@ -25,17 +36,21 @@ def _eps_from_x0(schedule, x, t, x0):
 
 
 @dataclasses.dataclass(frozen=True)
-class ClassifierFreeGuidance:
+class ClassifierFreeGuidance(_Wrapper):
     """Ho & Salimans (2022): eps = eps_u + w (eps_c - eps_u) (same for x0), inside `interval` of t.
 
     The conditional and unconditional passes run as one batched network call; `null_cond` is
     the conditioning that means 'none' (e.g. the label index reserved for dropping).
     """
 
-    denoiser: Callable
     scale: float
     null_cond: Any
     interval: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self):
+        lo, hi = self.interval
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"interval must satisfy 0 <= lo <= hi <= 1; got {self.interval!r}.")
 
     def __call__(self, params, x, t, cond):
         batch = x.shape[0]
@@ -56,16 +71,14 @@ class ClassifierFreeGuidance:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClassifierGuidance:
+class ClassifierGuidance(_Wrapper):
     """Dhariwal & Nichol (2021): eps = eps_hat - scale sigma grad_x log p(y | x_t, t).
 
     log_prob_fn(classifier_params, x, t, cond) -> (batch,) log-probabilities of the labels cond;
     the classifier's parameters travel in params as (denoiser_params, classifier_params).
     """
 
-    denoiser: Callable
     log_prob_fn: Callable
-    schedule: Schedule
     scale: float
 
     def __call__(self, params, x, t, cond):
@@ -79,12 +92,14 @@ class ClassifierGuidance:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClipX0:
+class ClipX0(_Wrapper):
     """Clips x0_hat to [-bound, bound] (DDPM's static clipping)."""
 
-    denoiser: Callable
-    schedule: Schedule
     bound: float = 1.0
+
+    def __post_init__(self):
+        if not self.bound > 0:
+            raise ValueError(f"bound must be > 0; got {self.bound!r}.")
 
     def __call__(self, params, x, t, cond):
         x0 = jnp.clip(self.denoiser(params, x, t, cond)[0], -self.bound, self.bound)
@@ -92,12 +107,14 @@ class ClipX0:
 
 
 @dataclasses.dataclass(frozen=True)
-class DynamicThresholding:
+class DynamicThresholding(_Wrapper):
     """Imagen (Saharia et al. 2022): s = max(1, quantile_p |x0_hat|) per example; x0 = clip(x0, -s, s)/s."""
 
-    denoiser: Callable
-    schedule: Schedule
     percentile: float = 0.995
+
+    def __post_init__(self):
+        if not 0.0 < self.percentile <= 1.0:
+            raise ValueError(f"percentile must lie in (0, 1]; got {self.percentile!r}.")
 
     def __call__(self, params, x, t, cond):
         x0 = self.denoiser(params, x, t, cond)[0]

@@ -1,0 +1,233 @@
+"""The edge: config values (names, "name(key=value, ...)" or {"name": ..., key: value}) become the
+library's objects, one function per family. Nothing else in diffjax compares strings.
+
+  >>> resolve.sampler("dpmpp_2m")            # DPMSolverPP(order=2)
+  >>> resolve.sampler("ddim(eta=0.5)")       # DDIM(eta=0.5)
+  >>> resolve.parameterisation({"name": "edm", "sigma_data": 0.5})
+An unknown name lists the valid ones (and the nearest); an unknown option lists the allowed
+ones; a bad value fails in the object's own validation, all before any work is done.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import enum
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from diffjax import losses as L
+from diffjax import models as M
+from diffjax import parameterisations as P
+from diffjax import samplers as SA
+from diffjax import schedules as S
+
+SCHEDULES = {
+    "ddpm": S.DiscreteDDPM,
+    "vp": S.VPLinear,
+    "subvp": S.SubVP,
+    "ve": S.VE,
+    "cosine": S.Cosine,
+    "edm": S.EDM,
+    "rectified_flow": S.RectifiedFlow,
+    "lipman": S.LipmanFM,
+    "trigonometric": S.Trigonometric,
+    "interpolated": S.InterpolatedLogSNR,
+}
+PARAMETERISATIONS = {
+    "eps": P.EpsPrediction,
+    "x0": P.X0Prediction,
+    "v": P.VPrediction,
+    "score": P.ScorePrediction,
+    "velocity": P.VelocityPrediction,
+    "edm": P.EDMPreconditioned,
+}
+NOISE_CONDITIONINGS = {
+    "t": M.TimeInput,
+    "scaled_t": functools.partial(M.TimeInput, scale=999.0),
+    "ddpm_index": M.DDPMIndexInput,
+    "logsnr": M.LogSNRInput,
+    "edm": M.EDMNoiseInput,
+}
+WEIGHTINGS = {
+    "simple": L.SNRWeighting,
+    "snr": L.SNRWeighting,
+    "x0": L.ConstantWeighting,
+    "snr_plus_one": L.SNRPlusOneWeighting,
+    "truncated_snr": L.TruncatedSNRWeighting,
+    "min_snr": L.MinSNRWeighting,
+    "edm": L.EDMWeighting,
+    "elbo": L.ELBOWeighting,
+    "sigmoid": L.SigmoidWeighting,
+}
+TIME_SAMPLINGS = {
+    "uniform": L.UniformTime,
+    "discrete": L.DiscreteTime,
+    "antithetic": L.AntitheticTime,
+    "logit_normal": L.LogitNormalTime,
+    "edm_lognormal": L.LogNormalSigmaTime,
+}
+COUPLINGS = {"independent": L.Independent, "exact_ot": L.ExactOT, "sinkhorn": L.Sinkhorn}
+BRIDGES = {"none": L.NoBridge, "constant": L.ConstantBridge, "brownian": L.BrownianBridge}
+PATHS = {
+    "icfm": L.presets.icfm,
+    "otcfm": L.presets.otcfm,
+    "sbcfm": L.presets.sbcfm,
+    "fm": L.presets.lipman_fm,
+    "rf": L.presets.rectified_flow,
+}
+SAMPLERS = {
+    "euler": SA.Euler,
+    "midpoint": SA.Midpoint,
+    "rk4": SA.RK4,
+    "heun": SA.Heun,
+    "ddpm": SA.DDPM,
+    "ddim": SA.DDIM,
+    "euler_ancestral": SA.EulerAncestral,
+    "dpm_solver": SA.DPMSolver,
+    "dpmpp_2s": SA.DPMSolverPP2S,
+    "dpmpp_2m": functools.partial(SA.DPMSolverPP, order=2),
+    "dpmpp_3m": functools.partial(SA.DPMSolverPP, order=3),
+    "dpmpp_2m_sde": SA.DPMSolverPPSDE,
+    "unipc": SA.UniPC,
+    "euler_maruyama": SA.EulerMaruyama,
+    "pc": SA.PredictorCorrector,
+    "adaptive": SA.Adaptive,
+}
+GRIDS = {
+    "uniform": SA.UniformGrid,
+    "logsnr": SA.LogSNRGrid,
+    "karras": SA.KarrasGrid,
+    "quadratic": SA.QuadraticGrid,
+    "leading": functools.partial(SA.DDPMTimestepGrid, spacing=SA.Spacing.LEADING),
+    "trailing": functools.partial(SA.DDPMTimestepGrid, spacing=SA.Spacing.TRAILING),
+    "linspace": functools.partial(SA.DDPMTimestepGrid, spacing=SA.Spacing.LINSPACE),
+}
+# aliases of enum values that papers and peers use
+_ENUM_ALIASES = {"beta_tilde": "fixed_small", "beta": "fixed_large"}
+
+
+def parse_spec(spec: Any) -> tuple[str, dict]:
+    """'name', 'name(k=v, ...)', or a mapping with 'name' -> (name, options)."""
+    if isinstance(spec, Mapping) or hasattr(spec, "to_dict"):
+        options = dict(spec.to_dict() if hasattr(spec, "to_dict") else spec)
+        if "name" not in options:
+            raise ValueError(f"a component given as a mapping needs a 'name'; got {options!r}.")
+        return str(options.pop("name")), options
+    if not isinstance(spec, str):
+        raise TypeError(f"expected a name, 'name(key=value, ...)' or a mapping; got {spec!r}.")
+    text = spec.strip()
+    if "(" not in text:
+        return text, {}
+    if not text.endswith(")"):
+        raise ValueError(f"cannot parse {spec!r}: expected 'name(key=value, ...)'.")
+    name, args = text[: text.index("(")].strip(), text[text.index("(") + 1 : -1]
+    call = ast.parse(f"f({args})", mode="eval").body
+    if call.args:
+        raise ValueError(f"cannot parse {spec!r}: options must be given as key=value.")
+    return name, {kw.arg: _literal(kw.value) for kw in call.keywords}
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Name):  # a bare word: a string (an enum value)
+        return node.id
+    return ast.literal_eval(node)
+
+
+def _fields(factory: Callable) -> dict[str, dataclasses.Field]:
+    cls = factory.func if isinstance(factory, functools.partial) else factory
+    if dataclasses.is_dataclass(cls):
+        return {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return {}
+
+
+def _coerce_enums(family: str, name: str, factory: Callable, options: dict) -> dict:
+    """Strings given for enum-valued options become the enum member (aliases allowed)."""
+    out = dict(options)
+    for key, field in _fields(factory).items():
+        default = field.default
+        if key in out and isinstance(default, enum.Enum) and isinstance(out[key], str):
+            cls = type(default)
+            value = _ENUM_ALIASES.get(out[key], out[key])
+            allowed = [m.value for m in cls]
+            if value not in allowed:
+                raise ValueError(
+                    f"{family} {name!r}: {key}={out[key]!r} is not one of {allowed}."
+                )
+            out[key] = cls(value)
+    return out
+
+
+def _build(family: str, table: dict, spec: Any, base: type | None) -> Any:
+    if base is not None and isinstance(spec, base):
+        return spec
+    name, options = parse_spec(spec)
+    if name not in table:
+        near = difflib.get_close_matches(name, table, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ValueError(f"{family}={name!r} is not one of {', '.join(map(repr, table))}{hint}")
+    factory = table[name]
+    fields = _fields(factory)
+    if fields:
+        unknown = sorted(set(options) - set(fields))
+        if unknown:
+            allowed = ", ".join(sorted(fields)) or "none"
+            raise TypeError(f"{family} {name!r} got unknown options {unknown}; allowed: {allowed}.")
+        options = _coerce_enums(family, name, factory, options)
+    try:
+        return factory(**options)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{family} {name!r}: {err}") from None
+
+
+def schedule(spec) -> S.Schedule:
+    """A schedule, e.g. 'vp', 'ddpm(num_timesteps=1000)', 'edm(sigma_max=80.0)'."""
+    return _build("schedule", SCHEDULES, spec, S.Schedule)
+
+
+def parameterisation(spec) -> P.Parameterisation:
+    """eps, x0, v, score, velocity, edm (options: sigma_data, scale_input)."""
+    return _build("parameterisation", PARAMETERISATIONS, spec, P.Parameterisation)
+
+
+def noise_conditioning(spec) -> M.NoiseConditioning:
+    """t, scaled_t (999 t), ddpm_index (T t - 1), logsnr, edm (log(sigma/alpha)/4)."""
+    return _build("noise_conditioning", NOISE_CONDITIONINGS, spec, M.NoiseConditioning)
+
+
+def weighting(spec) -> L.Weighting:
+    """simple (= snr), x0, snr_plus_one, truncated_snr, min_snr(gamma), edm(sigma_data), elbo,
+    sigmoid(bias)."""
+    return _build("weighting", WEIGHTINGS, spec, L.Weighting)
+
+
+def time_sampling(spec) -> L.TimeSampling:
+    """uniform, discrete, antithetic, logit_normal(mean, std), edm_lognormal(p_mean, p_std)."""
+    return _build("time_sampling", TIME_SAMPLINGS, spec, L.TimeSampling)
+
+
+def coupling(spec) -> L.Coupling:
+    """independent, exact_ot(solver=pot|scipy), sinkhorn(epsilon, threshold, max_iterations)."""
+    return _build("coupling", COUPLINGS, spec, L.Coupling)
+
+
+def bridge(spec) -> L.BridgeNoise:
+    """none, constant(sigma), brownian(sigma)."""
+    return _build("bridge", BRIDGES, spec, L.BridgeNoise)
+
+
+def path(spec) -> L.Path:
+    """A flow-matching preset: icfm(sigma), otcfm(sigma), sbcfm(sigma), fm(sigma_min), rf."""
+    return _build("path", PATHS, spec, L.Path)
+
+
+def sampler(spec) -> SA.Sampler:
+    """A sampler by name with its options, e.g. 'heun(s_churn=40.0)', 'ddpm(variance=beta)'."""
+    return _build("sampler", SAMPLERS, spec, SA.Sampler)
+
+
+def grid(spec) -> SA.Grid:
+    """uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps)."""
+    return _build("grid", GRIDS, spec, SA.Grid)

@@ -1,0 +1,98 @@
+"""The one sampling entry point: `sample(denoiser, x_init, grid, sampler, ...)`, one jit per run."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from diffjax._checks import check_instance
+from diffjax.samplers._adaptive import Adaptive
+from diffjax.samplers._base import LoopState, Sampler, StepContext
+from diffjax.samplers._grids import explicit_grid
+from diffjax.schedules import Schedule
+
+Array = jax.Array
+
+
+class SampleOutput(NamedTuple):
+    samples: Array  # (batch, ...) at the last grid time
+    nfe: Array  # int32 (), network evaluations per sample
+    trajectory: Array | None  # (num_steps + 1, batch, ...) when asked for
+
+
+def sample(
+    denoiser,
+    x_init: Array,
+    grid,
+    sampler: Sampler,
+    *,
+    key: Array | None = None,
+    params: Any = None,
+    cond: Any = None,
+    return_trajectory: bool = False,
+) -> SampleOutput:
+    """Runs `sampler` from x_init at grid[0] to grid[-1] in one jitted lax.scan.
+
+    Args:
+      denoiser: (params, x, t, cond) -> (x0_hat, eps_hat) with a `.schedule`: a
+        `diffjax.models.Denoiser`, a guidance wrapper, or `analytic.ExactDenoiser`. Hashable
+        (a jit static argument).
+      x_init: (batch, ...) initial state at grid[0], e.g. `prior_sample`.
+      grid: decreasing times (from `time_grid` or a list; integer DDPM timesteps allowed).
+      sampler: a `Sampler` record, e.g. `DDIM(eta=0.0)`, `DPMSolverPP(order=2)`.
+      key: PRNG key; required by stochastic samplers (an error without one).
+      params, cond: passed to the denoiser.
+      return_trajectory: also return x at every grid time (loop samplers).
+    Returns:
+      SampleOutput(samples, nfe, trajectory).
+    """
+    check_instance("sampler", sampler, Sampler)
+    schedule = getattr(denoiser, "schedule", None)
+    if not isinstance(schedule, Schedule):
+        raise TypeError("denoiser must carry its schedule (a .schedule attribute).")
+    if sampler.stochastic and key is None:
+        raise ValueError(f"{sampler!r} is stochastic: pass key=jax.random.PRNGKey(...).")
+    grid = explicit_grid(grid, schedule)
+    x_init = jnp.asarray(x_init)
+    grid = jnp.asarray(grid, x_init.dtype)
+    if isinstance(sampler, Adaptive):
+        if return_trajectory:
+            raise ValueError("return_trajectory is not available for Adaptive (no fixed grid).")
+        samples, nfe = sampler.run(denoiser, params, x_init, grid, cond)
+        return SampleOutput(samples, nfe, None)
+    # deterministic samplers draw nothing: the loop's key only feeds unused noise slots
+    key = jax.random.PRNGKey(0) if key is None else key
+    return _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond):
+    num_steps = grid.shape[0] - 1
+    ctx = StepContext(
+        denoise=lambda x, t: denoiser(params, x, t, cond),
+        schedule=denoiser.schedule,
+        num_steps=num_steps,
+    )
+
+    def body(state, inputs):
+        i, t, t_next, k = inputs
+        new = sampler.step(ctx, state, i, t, t_next, k)
+        return new, (new.x if return_trajectory else None)
+
+    init = LoopState(x_init, sampler.init_memory(x_init), jnp.zeros((), jnp.int32))
+    steps = (jnp.arange(num_steps), grid[:-1], grid[1:], jax.random.split(key, num_steps))
+    final, path = jax.lax.scan(body, init, steps)
+    trajectory = jnp.concatenate([x_init[None], path]) if return_trajectory else None
+    return SampleOutput(final.x, final.nfe, trajectory)
+
+
+def prior_sample(
+    key: Array, shape: tuple, schedule: Schedule, t_start: float = 1.0, dtype=None
+) -> Array:
+    """x ~ N(0, sigma(t_start)^2 I): the usual start (the alpha x0 part is neglected)."""
+    dtype = dtype or jnp.result_type(float)
+    sigma = schedule(jnp.asarray(t_start, dtype)).sigma
+    return sigma * jax.random.normal(key, shape, dtype)

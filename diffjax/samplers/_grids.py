@@ -1,0 +1,144 @@
+"""Time grids t_0 > t_1 > ... > t_N for samplers (t = 1 noise, t = 0 data), one record per kind."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import jax.numpy as jnp
+import numpy as np
+
+from diffjax._checks import check_instance, check_int, check_positive
+from diffjax.schedules import DiscreteDDPM, Schedule
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Grid:
+    """A spacing of sampling times; `times` returns num_steps + 1 decreasing float64 times."""
+
+    def times(self, schedule: Schedule, n: int, t_start: float, t_end: float) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UniformGrid(Grid):
+    """Linear in t."""
+
+    def times(self, schedule, n, t_start, t_end):
+        return t_start + (t_end - t_start) * np.linspace(0.0, 1.0, n + 1)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QuadraticGrid(Grid):
+    """t = t_end + (t_start - t_end) (1 - i/N)^2 (DDIM's quadratic)."""
+
+    def times(self, schedule, n, t_start, t_end):
+        return t_end + (t_start - t_end) * (1.0 - np.linspace(0.0, 1.0, n + 1)) ** 2
+
+
+def _logsnr_spaced(schedule, n, t_start, t_end, spacing) -> np.ndarray:
+    """Times whose log-SNR follows spacing(lam_a, lam_b, w) on w in [0, 1]; the interior end
+    point is where lambda is finite (>= t_min), and a t_end at sigma = 0 is appended."""
+    lo = max(t_end, schedule.t_min)
+    lam_a, lam_b = (float(schedule.logsnr(jnp.asarray(v, jnp.float64))) for v in (t_start, lo))
+    steps = n if lo == t_end else n - 1
+    lam = spacing(lam_a, lam_b, np.linspace(0.0, 1.0, steps + 1))
+    t = np.array(schedule.t_from_logsnr(jnp.asarray(lam, jnp.float64)), np.float64)
+    t[0], t[-1] = t_start, lo
+    return t if lo == t_end else np.append(t, t_end)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LogSNRGrid(Grid):
+    """Linear in lambda (DPM-Solver's 'logSNR')."""
+
+    def times(self, schedule, n, t_start, t_end):
+        return _logsnr_spaced(schedule, n, t_start, t_end, lambda a, b, w: a + (b - a) * w)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KarrasGrid(Grid):
+    """sigma~ = sigma/alpha on EDM's rho-grid (Karras et al. 2022, eq. 5)."""
+
+    rho: float = 7.0
+
+    def __post_init__(self):
+        check_positive("rho", self.rho)
+
+    def times(self, schedule, n, t_start, t_end):
+        def spacing(lam_a, lam_b, w):
+            s_a, s_b = np.exp(-0.5 * lam_a), np.exp(-0.5 * lam_b)
+            r = self.rho
+            return -2.0 * np.log((s_a ** (1 / r) + w * (s_b ** (1 / r) - s_a ** (1 / r))) ** r)
+
+        return _logsnr_spaced(schedule, n, t_start, t_end, spacing)
+
+
+class Spacing(enum.Enum):
+    """Integer DDPM timestep spacings of Lin et al. (2024), Table 2."""
+
+    LEADING = "leading"
+    TRAILING = "trailing"
+    LINSPACE = "linspace"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DDPMTimestepGrid(Grid):
+    """Integer DDPM timesteps spaced as in Lin et al. (2024), Table 2, followed by t_end
+    (DiscreteDDPM only; t_start is T)."""
+
+    spacing: Spacing = Spacing.TRAILING
+
+    def __post_init__(self):
+        check_instance("spacing", self.spacing, Spacing)
+
+    def times(self, schedule, n, t_start, t_end):
+        if not isinstance(schedule, DiscreteDDPM):
+            raise ValueError("DDPMTimestepGrid spaces integer DDPM timesteps: it needs a DiscreteDDPM.")
+        T = schedule.num_timesteps
+        if self.spacing is Spacing.LEADING:
+            steps = np.arange(0, n)[::-1] * (T // n) + 1
+        elif self.spacing is Spacing.TRAILING:
+            steps = np.round(np.arange(T, 0, -T / n)).astype(int)
+        else:
+            steps = np.round(np.linspace(T, 1, n)).astype(int)
+        return np.append(steps / T, t_end).astype(np.float64)
+
+
+def time_grid(
+    schedule: Schedule,
+    num_steps: int,
+    grid: Grid = UniformGrid(),
+    *,
+    t_start: float = 1.0,
+    t_end: float | None = None,
+) -> np.ndarray:
+    """A decreasing grid of num_steps + 1 times (float64 numpy), from t_start to t_end.
+
+    t_end defaults to 0 (x0 is returned by the final step) for schedules with sigma(0) = 0,
+    else to t_min.
+    """
+    check_instance("grid", grid, Grid)
+    check_int("num_steps", num_steps, minimum=1)
+    if t_end is None:
+        t_end = 0.0 if float(schedule(0.0).sigma) == 0.0 else schedule.t_min
+    if not 0.0 <= t_end < t_start <= 1.0:
+        raise ValueError(f"need 0 <= t_end < t_start <= 1; got t_start={t_start}, t_end={t_end}.")
+    return grid.times(schedule, num_steps, t_start, t_end)
+
+
+def explicit_grid(times, schedule: Schedule | None = None) -> np.ndarray:
+    """Validates a user grid: a decreasing list of t in [0, 1], or integer DDPM timesteps."""
+    arr = np.asarray(times)
+    if np.issubdtype(arr.dtype, np.integer):
+        if not isinstance(schedule, DiscreteDDPM):
+            raise ValueError("integer timesteps need a DiscreteDDPM schedule (t = i / T).")
+        arr = arr / schedule.num_timesteps
+    arr = arr.astype(np.float64)
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(
+            f"a time grid needs at least 2 times in a 1-D list; got shape {arr.shape}."
+        )
+    if np.any(arr < 0) or np.any(arr > 1) or np.any(np.diff(arr) >= 0):
+        raise ValueError("a time grid must decrease strictly from noise (t <= 1) to data (t >= 0).")
+    return arr
