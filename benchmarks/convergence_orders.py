@@ -13,7 +13,6 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from diffjax import analytic  # noqa: E402
 from diffjax import samplers as SA  # noqa: E402

@@ -12,7 +12,7 @@ import time
 import jax
 import numpy as np
 
-from diffjax import couplings
+from diffjax import losses as couplings
 
 
 def median_ms(fn, repeats=7):
@@ -35,8 +35,12 @@ def main():
         x = jax.random.normal(kx, (batch, 2))
         y = jax.random.normal(ky, (batch, 2)) * 3.0
         cost = np.asarray(couplings.squared_distances(x, y), np.float64)
-        scipy_ms = median_ms(lambda: couplings._assignment_on_host(cost, "scipy"))
-        pot_ms = median_ms(lambda: couplings._assignment_on_host(cost, "pot"))
+        scipy_ms = median_ms(
+            lambda: couplings._couplings._assignment_on_host(cost, couplings.OTSolver.SCIPY)
+        )
+        pot_ms = median_ms(
+            lambda: couplings._couplings._assignment_on_host(cost, couplings.OTSolver.POT)
+        )
         jitted = jax.jit(couplings.exact_ot_assignment)
         jit_ms = median_ms(lambda: jitted(x, y))
         sink = jax.jit(lambda a, b: couplings.sinkhorn_plan(a, b, 2.0))

@@ -5,7 +5,7 @@ clipping 1, EMA), and model-FLOPs utilisation = XLA's FLOP count of the diffjax 
 device's dense peak (float32 against the TF32 tensor-core peak, the math both libraries use for
 float32 convolutions by default; bfloat16 against the bfloat16 peak; the same FLOP count is used for
 torch). Sampling: images/s of DDIM with `--nfe` network evaluations at `--sample_batch`.
-diffjax: the train step users run (`make_train_step`) and `sample(..., 'ddim')`, UNet(dtype=...)
+diffjax: the train step users run (`make_train_step`) and `sample(..., DDIM())`, UNet(dtype=...)
 for bfloat16 (float32 parameters). Peers (`--peers`): diffusers' UNet2DModel with the same
 configuration (google/ddpm-cifar10-32's: same parameter count), torch Adam + EMA, autocast for
 bfloat16, in eager mode and with torch.compile; DDIMScheduler loop for sampling.
@@ -24,10 +24,12 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks.peers import emit, import_torchvision
-from diffjax import Denoiser
-from diffjax.losses import make_denoising_loss
+from diffjax import Denoiser, FlaxNetwork
+from diffjax.losses import DiscreteTime, denoising_loss
+from diffjax.models import DDPMIndexInput
 from diffjax.networks import UNet, ddpm_cifar10
-from diffjax.samplers import sample, time_grid
+from diffjax.parameterisations import EpsPrediction
+from diffjax.samplers import DDIM, DDPMTimestepGrid, sample, time_grid
 from diffjax.schedules import DiscreteDDPM
 from diffjax.training import init_train_state, make_optimizer, make_train_step
 
@@ -67,21 +69,17 @@ def diffjax_unet(dtype: str, quick: bool) -> UNet:
     )
 
 
+def ddpm_denoiser(model) -> Denoiser:
+    """Ho et al.'s model: eps prediction, the 0-based timestep as the network's input."""
+    return Denoiser(FlaxNetwork(model), DiscreteDDPM(), EpsPrediction(), DDPMIndexInput())
+
+
 def diffjax_train(batch: int, dtype: str, steps: int, quick: bool) -> dict:
-    model = diffjax_unet(dtype, quick)
-    schedule = DiscreteDDPM()
-
-    def loss_fn(params, data, key):
-        k_drop, k_loss = jax.random.split(key)
-        net = lambda p, x, t, c: model.apply(p, x, t, train=True, rngs={"dropout": k_drop})
-        den = Denoiser(net, schedule, "eps", noise_conditioning="ddpm_index")
-        return make_denoising_loss(den, time_sampling="discrete", weighting="simple")(
-            params, data, k_loss
-        )
-
+    den = ddpm_denoiser(diffjax_unet(dtype, quick))
+    loss_fn = denoising_loss(den, time_sampling=DiscreteTime())
     key = jax.random.PRNGKey(0)
-    x = jax.random.normal(key, (batch, 32, 32, 3), jnp.float32)
-    params = model.init(key, x[:1], jnp.zeros((1,), jnp.float32))
+    x = {"data": jax.random.normal(key, (batch, 32, 32, 3), jnp.float32)}
+    params = den.init(key, x["data"][:1])
     opt = make_optimizer("adam", 2e-4, warmup_steps=5000, grad_clip=1.0)
     step = make_train_step(loss_fn, opt, ema=0.9999)
     holder = {"state": init_train_state(params, opt, key)}
@@ -98,15 +96,11 @@ def diffjax_train(batch: int, dtype: str, steps: int, quick: bool) -> dict:
 
 
 def diffjax_sample(batch: int, nfe: int, dtype: str, quick: bool) -> float:
-    model = diffjax_unet(dtype, quick)
-    schedule = DiscreteDDPM()
+    den = ddpm_denoiser(diffjax_unet(dtype, quick))
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, 32, 32, 3), jnp.float32)
-    params = model.init(jax.random.PRNGKey(0), x[:1], jnp.zeros((1,), jnp.float32))
-    den = Denoiser(
-        lambda p, x, t, c: model.apply(p, x, t), schedule, "eps", noise_conditioning="ddpm_index"
-    )
-    grid = time_grid(schedule, nfe, "trailing")
-    run = jax.jit(lambda p, x: sample(den, x, grid, "ddim", params=p).samples)
+    params = den.init(jax.random.PRNGKey(0), x[:1])
+    grid = time_grid(den.schedule, nfe, DDPMTimestepGrid())
+    run = jax.jit(lambda p, x: sample(den, x, grid, DDIM(), params=p).samples)
     return timed(lambda: run(params, x), 3, jax.block_until_ready)
 
 

@@ -17,8 +17,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.peers import emit, k_diffusion_sampling, mlp_pair
-from diffjax import Denoiser
-from diffjax.samplers import sample, time_grid
+from diffjax import Denoiser, FlaxNetwork
+from diffjax.models import DDPMIndexInput, TimeInput
+from diffjax.parameterisations import EpsPrediction, VelocityPrediction
+from diffjax.samplers import (
+    DDIM,
+    DDPMTimestepGrid,
+    DPMSolverPP,
+    Euler,
+    Heun,
+    KarrasGrid,
+    UniPC,
+    sample,
+    time_grid,
+)
 from diffjax.schedules import DiscreteDDPM, RectifiedFlow
 
 DIM, BATCH, T = 8, 1000, 1000
@@ -58,19 +70,20 @@ def diffusers_schedulers():
     }
 
 
-# peer scheduler -> (diffjax method, options): DDIM(eta=0) is Euler in (sigma/alpha, x/alpha)
+# peer scheduler -> diffjax sampler: DDIM(eta=0) is Euler in (sigma/alpha, x/alpha)
 DIFFJAX_FOR_DIFFUSERS = {
-    "ddim": ("ddim", {}),
-    "euler": ("ddim", {}),
-    "heun": ("heun", {}),
-    "dpmpp_2m": ("dpmpp_2m", {}),
-    "unipc": ("unipc", {"order": 2}),
+    "ddim": DDIM(),
+    "euler": DDIM(),
+    "heun": Heun(),
+    "dpmpp_2m": DPMSolverPP(order=2),
+    "unipc": UniPC(order=2),
 }
 DIFFJAX_FOR_K_DIFFUSION = {
-    "sample_euler": "ddim",
-    "sample_heun": "heun",
-    "sample_dpmpp_2m": "dpmpp_2m",
+    "sample_euler": DDIM(),
+    "sample_heun": Heun(),
+    "sample_dpmpp_2m": DPMSolverPP(order=2),
 }
+TRAILING = DDPMTimestepGrid()
 
 
 def k_diffusion_run(name, net, schedule: DiscreteDDPM, grid: np.ndarray, x_T: np.ndarray):
@@ -105,34 +118,30 @@ def flow_euler(net, model, params, x_T, n):
     sched = d.FlowMatchEulerDiscreteScheduler(num_train_timesteps=T, shift=1.0)
     ref = diffusers_loop(sched, net, x_T, n)
     sigmas = sched.sigmas.numpy().astype(np.float64)  # 1 .. sigma_min, then 0
-    den = Denoiser(lambda p, x, t, c: model.apply(p, x, T * t), RectifiedFlow(), "velocity")
-    ours = sample(den, jnp.asarray(x_T), sigmas, "euler", params=params)
+    den = Denoiser(FlaxNetwork(model), RectifiedFlow(), VelocityPrediction(), TimeInput(scale=T))
+    ours = sample(den, jnp.asarray(x_T), sigmas, Euler(), params=params)
     return rel_diff(ours.samples, ref)
 
 
 def run(steps=(10, 25, 50)) -> list[tuple[str, str, int, float]]:
     model, params, net = mlp_pair(DIM)
     schedule = DiscreteDDPM(num_timesteps=T)
-    den = Denoiser(
-        lambda p, x, t, c: model.apply(p, x, t), schedule, "eps", noise_conditioning="ddpm_index"
-    )
+    den = Denoiser(FlaxNetwork(model), schedule, EpsPrediction(), DDPMIndexInput())
     x_T = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (BATCH, DIM)), np.float32)
     rows = []
     for n in steps:
-        grid = time_grid(schedule, n, "trailing")
+        grid = time_grid(schedule, n, TRAILING)
         ours = {}
-        for peer, (method, opts) in DIFFJAX_FOR_DIFFUSERS.items():
-            key = (method, tuple(sorted(opts.items())))
-            if key not in ours:
-                ours[key] = np.asarray(
-                    sample(den, jnp.asarray(x_T), grid, method, params=params, **opts).samples
+        for peer, sampler in DIFFJAX_FOR_DIFFUSERS.items():
+            if sampler not in ours:
+                ours[sampler] = np.asarray(
+                    sample(den, jnp.asarray(x_T), grid, sampler, params=params).samples
                 )
             ref = diffusers_loop(diffusers_schedulers()[peer](), net, x_T, n)
-            rows.append((f"diffusers {peer}", method, n, rel_diff(ours[key], ref)))
-        for peer, method in DIFFJAX_FOR_K_DIFFUSION.items():
-            key = (method, ())
+            rows.append((f"diffusers {peer}", repr(sampler), n, rel_diff(ours[sampler], ref)))
+        for peer, sampler in DIFFJAX_FOR_K_DIFFUSION.items():
             ref = k_diffusion_run(peer, net, schedule, grid, x_T)
-            rows.append((f"k-diffusion {peer}", method, n, rel_diff(ours[key], ref)))
+            rows.append((f"k-diffusion {peer}", repr(sampler), n, rel_diff(ours[sampler], ref)))
         rows.append(
             ("diffusers flow-match euler", "euler (RF)", n, flow_euler(net, model, params, x_T, n))
         )
@@ -184,8 +193,8 @@ def gmm_errors(steps=(5, 10, 20, 50), batch=2000):
         # to t = 0, with the denoiser exact down to sigma = 0
         unclipped = DiscreteDDPM(num_timesteps=T, t_min=1e-12)
         fine = analytic.exact_denoiser(gmm, unclipped)
-        grid = time_grid(unclipped, 4000, "karras")
-        exact = np.asarray(sample(fine, jnp.asarray(x_T), grid, "heun", schedule=unclipped).samples)
+        grid = time_grid(unclipped, 4000, KarrasGrid())
+        exact = np.asarray(sample(fine, jnp.asarray(x_T), grid, Heun()).samples)
         abar = np.exp(np.asarray(schedule.log_alpha_bar(jnp.asarray(np.arange(1, T + 1) / T))))
         table_t = torch.tensor(abar, dtype=torch.float64)
 
@@ -203,23 +212,21 @@ def gmm_errors(steps=(5, 10, 20, 50), batch=2000):
         rows = []
         err = lambda x: float(np.mean(np.linalg.norm(np.asarray(x) - exact, axis=1)))
         for n in steps:
-            grid = time_grid(schedule, n, "trailing")
+            grid = time_grid(schedule, n, TRAILING)
             s_tab = np.sqrt((1 - abar) / abar)
             sigmas = torch.tensor(
                 np.append(s_tab[np.round(grid[:-1] * T).astype(int) - 1], 0.0), dtype=torch.float64
             )
-            for peer, (method, opts) in DIFFJAX_FOR_DIFFUSERS.items():
-                ours = sample(
-                    den, jnp.asarray(x_T), grid, method, schedule=schedule, **opts
-                ).samples
+            for peer, sampler in DIFFJAX_FOR_DIFFUSERS.items():
+                ours = sample(den, jnp.asarray(x_T), grid, sampler).samples
                 theirs = diffusers_loop(diffusers_schedulers()[peer](), GmmEps(), x_T, n)
-                rows.append((f"diffusers {peer}", method, n, err(ours), err(theirs)))
-            for peer, method in DIFFJAX_FOR_K_DIFFUSION.items():
-                ours = sample(den, jnp.asarray(x_T), grid, method, schedule=schedule).samples
+                rows.append((f"diffusers {peer}", repr(sampler), n, err(ours), err(theirs)))
+            for peer, sampler in DIFFJAX_FOR_K_DIFFUSION.items():
+                ours = sample(den, jnp.asarray(x_T), grid, sampler).samples
                 with torch.no_grad():
                     x = torch.from_numpy(x_T) * torch.sqrt(sigmas[0] ** 2 + 1)
                     theirs = getattr(kd, peer)(kd_denoiser, x, sigmas, disable=True).numpy()
-                rows.append((f"k-diffusion {peer}", method, n, err(ours), err(theirs)))
+                rows.append((f"k-diffusion {peer}", repr(sampler), n, err(ours), err(theirs)))
     return rows
 
 
@@ -254,8 +261,7 @@ def inception_rows(sizes=(8, 32, 64), batch=24, seed=0):
     import torch
 
     from benchmarks.peers import import_torchvision, pytorch_fid_inception
-    from diffjax.feature_extractors import inception_features
-    from diffjax.metrics import frechet_distance
+    from diffjax.metrics import frechet_distance, inception_features
     from diffjax.networks.inception import variables_from_torch_state_dict
 
     import_torchvision()  # before pytorch_fid, which imports it

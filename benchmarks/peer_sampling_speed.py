@@ -24,15 +24,17 @@ import numpy as np
 from benchmarks.peer_agreement import diffusers_loop, diffusers_schedulers
 from benchmarks.peers import emit, k_diffusion_sampling, mlp_pair
 from benchmarks.timing import min_times
-from diffjax import Denoiser
-from diffjax.samplers import sample, time_grid
+from diffjax import Denoiser, FlaxNetwork
+from diffjax.models import DDPMIndexInput
+from diffjax.parameterisations import EpsPrediction
+from diffjax.samplers import DDIM, DDPMTimestepGrid, DPMSolverPP, sample, time_grid
 from diffjax.schedules import DiscreteDDPM
 
 DIM, T, WIDTH, DEPTH = 2, 1000, 64, 3
-# (label, diffusers scheduler, k-diffusion sampler, diffjax method); NFE per step 1 for all three
+# (label, diffusers scheduler, k-diffusion sampler, diffjax sampler); NFE per step 1 for all three
 METHODS = (
-    ("Euler / DDIM", "euler", "sample_euler", "ddim"),
-    ("DPM-Solver++(2M)", "dpmpp_2m", "sample_dpmpp_2m", "dpmpp_2m"),
+    ("Euler / DDIM", "euler", "sample_euler", DDIM()),
+    ("DPM-Solver++(2M)", "dpmpp_2m", "sample_dpmpp_2m", DPMSolverPP(order=2)),
 )
 
 
@@ -93,9 +95,7 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
 
     model, params, net = mlp_pair(DIM)
     schedule = DiscreteDDPM(num_timesteps=T)
-    den = Denoiser(
-        lambda p, x, t, c: model.apply(p, x, t), schedule, "eps", noise_conditioning="ddpm_index"
-    )
+    den = Denoiser(FlaxNetwork(model), schedule, EpsPrediction(), DDPMIndexInput())
     kd = k_diffusion_sampling()
     kd_den, sigma_table = k_diffusion_denoiser(net, schedule)
     peak = matmul_peak()
@@ -114,7 +114,7 @@ def run(batches=(1000, 10_000), steps=(10, 20, 50, 100), repeats=3):
         floor = mlp_flops(batch) / peak
         evals.append((batch, ours_eval, theirs_eval, floor, eval_breakdown(params, x_jax, t_in)))
         for n in steps:
-            grid = time_grid(schedule, n, "trailing")
+            grid = time_grid(schedule, n, DDPMTimestepGrid())
             steps_1b = np.round(grid[:-1] * T).astype(int)
             sigmas = torch.cat([sigma_table[steps_1b - 1], torch.zeros(1)])
             for label, dname, kname, method in METHODS:

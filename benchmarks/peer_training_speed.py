@@ -4,7 +4,7 @@ Both libraries train the same 3 x 64 SELU MLP (benchmarks/peers.py) on 2-D batch
 from the same pre-generated numpy arrays (N -> 8 gaussians), AdamW lr 1e-3, wd 1e-5, in float32
 on this CPU. torchcfm: its ConditionalFlowMatcher / ExactOptimalTransportConditionalFlowMatcher
 (POT on the CPU), MSE, backward, optimizer step; diffjax: `make_train_step` with
-`make_flow_matching_loss` (exact OT through POT in a host callback, or Sinkhorn on the device).
+`flow_matching_loss` (exact OT through POT in a host callback, or Sinkhorn on the device).
 Per-step wall time is the best of `--repeats` runs of `--steps` steps, batch transfer included.
 Overhead: diffjax's train step / a jitted forward + backward of the MLP alone on the same batch.
 Equal W2: OT-CFM trained with the Sinkhorn coupling at epsilon 2 reaches the exact coupling's W2 on
@@ -18,6 +18,7 @@ epsilon-2 row is the equal-W2 comparison.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,10 @@ import numpy as np
 
 from benchmarks.peers import emit, mlp_pair
 from benchmarks.timing import min_times
+from diffjax import Denoiser, FlaxNetwork, resolve
 from diffjax.data import sample_2d
-from diffjax.losses import make_flow_matching_loss
+from diffjax.losses import Sinkhorn, flow_matching_loss
+from diffjax.parameterisations import VelocityPrediction
 from diffjax.training import init_train_state, make_optimizer, make_train_step
 
 BATCH, SIGMA = 512, 0.1
@@ -45,11 +48,15 @@ def data(num=20_000):
     return sample_2d("8gaussians", num, 0), sample_2d("gaussian", num, 1)
 
 
-def diffjax_runner(method, coupling=None, epsilon=None, steps_per_call=1):
+def diffjax_runner(method, sinkhorn_epsilon=None, steps_per_call=1):
+    """A train-step runner for the preset `method` (its coupling replaced by Sinkhorn at
+    `sinkhorn_epsilon` when given)."""
     model, params, _ = mlp_pair(2)
-    velocity = lambda p, x, t, c: model.apply(p, x, t)
-    fm = make_flow_matching_loss(velocity, method, SIGMA, coupling=coupling, epsilon=epsilon)
-    loss_fn = lambda p, batch, key: fm(p, batch["data"], batch["source"], key)
+    path = resolve.path(f"{method}(sigma={SIGMA})")
+    if sinkhorn_epsilon is not None:
+        path = dataclasses.replace(path, coupling=Sinkhorn(epsilon=sinkhorn_epsilon))
+    den = Denoiser(FlaxNetwork(model), path.schedule, VelocityPrediction())
+    loss_fn = flow_matching_loss(den, path)
     opt = make_optimizer("adamw", 1e-3, weight_decay=1e-5)
     state = [init_train_state(jax.tree.map(jnp.copy, params), opt, jax.random.PRNGKey(1))]
     step = make_train_step(loss_fn, opt, ema=0.0, ema_warmup=False, steps_per_call=steps_per_call)
@@ -120,7 +127,7 @@ def run(steps=200, ot_steps=40, repeats=3):
         ("I-CFM, 20 steps per call", "independent", t_scan, t_theirs),
     ]
     runners = [diffjax_runner("otcfm")[0]]
-    runners += [diffjax_runner("otcfm", "sinkhorn", eps)[0] for eps in SINKHORN_EPSILONS]
+    runners += [diffjax_runner("otcfm", eps)[0] for eps in SINKHORN_EPSILONS]
     *t_ot, t_theirs_ot = per_step_times(runners + [torchcfm_runner(True)], ot_steps, repeats)
     rows.append(("OT-CFM", "exact (POT emd)", t_ot[0], t_theirs_ot))
     for eps, t in zip(SINKHORN_EPSILONS, t_ot[1:], strict=True):

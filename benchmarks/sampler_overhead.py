@@ -18,9 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import min_times
-from diffjax import Denoiser
+from diffjax import Denoiser, resolve
 from diffjax import schedules as S
-from diffjax.samplers import METHODS, sample, time_grid
+from diffjax.samplers import sample, time_grid
+
+METHODS = [name for name in resolve.SAMPLERS if name != "adaptive"]
 
 WIDTH, DEPTH, DIM = 64, 3, 2
 
@@ -74,7 +76,7 @@ def run(batch: int = 10_000, repeats: int = 7):
     """(one evaluation in s, [(method, [overhead at each TARGET_NFE], loop s/step)])."""
     params = init_mlp(jax.random.PRNGKey(0))
     sched = S.VPLinear()
-    den, den_trivial = Denoiser(mlp, sched, "eps"), Denoiser(trivial, sched, "eps")
+    den, den_trivial = Denoiser(mlp, sched), Denoiser(trivial, sched)
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, DIM), jnp.float32)
     one = min_times([network_loop(params, x, 50)], repeats)[0] / 50
     rows = []
@@ -83,7 +85,7 @@ def run(batch: int = 10_000, repeats: int = 7):
         for target in TARGET_NFE:
             grid = time_grid(sched, max(1, target // NFE_PER_STEP.get(method, 1)), t_end=1e-3)
             sampler = lambda grid=grid, den=den, p=params: sample(
-                den, x, grid, method, params=p, key=jax.random.PRNGKey(2)
+                den, x, grid, resolve.sampler(method), params=p, key=jax.random.PRNGKey(2)
             )
             nfe = int(sampler().nfe)
             wall, base = min_times(

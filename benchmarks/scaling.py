@@ -35,15 +35,17 @@ def child(args):
     import jax.numpy as jnp
     import numpy as np
 
-    from diffjax.losses import make_flow_matching_loss
+    from diffjax import Denoiser, FlaxNetwork
+    from diffjax.losses import flow_matching_loss, presets
     from diffjax.networks import MLP
+    from diffjax.parameterisations import VelocityPrediction
     from diffjax.training import init_train_state, make_optimizer, make_train_step
 
-    model = MLP(width=64, depth=3)
-    fm = make_flow_matching_loss(lambda p, x, t, c: model.apply(p, x, t), "icfm", 0.1)
-    loss_fn = lambda p, batch, key: fm(p, batch["data"], batch["source"], key)
+    path = presets.icfm(0.1)
+    den = Denoiser(FlaxNetwork(MLP(width=64, depth=3)), path.schedule, VelocityPrediction())
+    loss_fn = flow_matching_loss(den, path)
     opt = make_optimizer("adamw", 1e-3, weight_decay=1e-5)
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2)), jnp.zeros((1,)))
+    params = den.init(jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.float32))
     state = init_train_state(params, opt, jax.random.PRNGKey(1))
     step = make_train_step(loss_fn, opt, ema=0.999)
     n, p = jax.process_count(), jax.process_index()

@@ -18,7 +18,8 @@ def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.method = "otcfm"  # icfm | otcfm | sbcfm | fm | rf
     c.task = "gaussian_to_8gaussians"  # see diffjax.data.TASKS
-    c.sigma = ml_collections.config_dict.placeholder(float)  # None: 0.1, or 1.0 for sbcfm
+    # None: the preset's own (Tong et al.: 0.1, and 1.0 for sbcfm; rf has none)
+    c.sigma = ml_collections.config_dict.placeholder(float)
     c.seed = 42
     c.num_train = 10_000
     c.num_test = 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,10 +64,7 @@ def check_instance(argument: str, value: Any, cls: type) -> None:
         return
     hint = ""
     if isinstance(value, str):
-        hint = (
-            f" Strings are for configs: `diffjax.resolve` turns {value!r} into a "
-            f"{cls.__name__}."
-        )
+        hint = f" Strings are for configs: `diffjax.resolve` turns {value!r} into a {cls.__name__}."
     raise TypeError(f"{argument} must be a {cls.__name__}; got {value!r}.{hint}")
 
 
@@ -88,3 +86,10 @@ def check_int(argument: str, value: Any, allowed: Iterable[int] | None = None, m
         raise ValueError(f"{argument} must be one of {tuple(allowed)}; got {value!r}.")
     if minimum is not None and value < minimum:
         raise ValueError(f"{argument} must be >= {minimum}; got {value!r}.")
+
+
+class Choice(enum.Enum):
+    """A closed choice (an enum whose values are the config names); repr Class.MEMBER."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"

@@ -153,8 +153,10 @@ def _coerce_enums(family: str, name: str, factory: Callable, options: dict) -> d
             value = _ENUM_ALIASES.get(out[key], out[key])
             allowed = [m.value for m in cls]
             if value not in allowed:
+                aliases = [a for a, v in _ENUM_ALIASES.items() if v in allowed]
+                also = f" (aliases: {', '.join(aliases)})" if aliases else ""
                 raise ValueError(
-                    f"{family} {name!r}: {key}={out[key]!r} is not one of {allowed}."
+                    f"{family} {name!r}: {key}={out[key]!r} is not one of {allowed}{also}."
                 )
             out[key] = cls(value)
     return out
@@ -231,3 +233,19 @@ def sampler(spec) -> SA.Sampler:
 def grid(spec) -> SA.Grid:
     """uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps)."""
     return _build("grid", GRIDS, spec, SA.Grid)
+
+
+def sampler_table() -> str:
+    """The docs table of every named sampler: its record, order, stochastic, NFE, paper."""
+    lines = [
+        "| config name | record (defaults) | order | stochastic | NFE per step | paper |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in SAMPLERS:
+        s = sampler(name)
+        order = "-" if s.accuracy_order is None else s.accuracy_order
+        lines.append(
+            f"| {name} | `{s!r}` | {order} | {'yes' if s.stochastic else 'no'} "
+            f"| {s.nfe_per_step} | {s.paper} |"
+        )
+    return "\n".join(lines)

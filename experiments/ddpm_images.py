@@ -29,7 +29,6 @@ from diffjax.networks import UNet
 from diffjax.parameterisations import EpsPrediction
 from diffjax.plotting import save_image_grid
 from diffjax.samplers import DDPM, DDPMTimestepGrid, prior_sample, sample, time_grid
-from diffjax.schedules import DiscreteDDPM
 from diffjax.training import (
     Checkpointer,
     Hook,
@@ -40,19 +39,27 @@ from diffjax.training import (
     read_metrics,
     train,
 )
+from experiments.launch import resolved
+
 
 def build(config):
     """(model, denoiser, sampler): the UNet sees the 0-based DDPM timestep, as in Ho's code; the
     bound's reverse variance is the sampler's (sigma_t^2 = beta_t or beta~_t)."""
-    sampler = resolve.sampler(
-        {"name": "ddpm", "variance": config.diffusion.sampler_variance}
-    )
+    variance = config.diffusion.sampler_variance
+    spec = {"name": "ddpm", "variance": variance}
+    sampler = resolved("diffusion.sampler_variance", resolve.sampler, spec)
     model = UNet(**config.model.to_dict())
-    schedule = DiscreteDDPM(
-        num_timesteps=config.diffusion.num_timesteps,
-        beta_schedule=config.diffusion.beta_schedule,
-        beta_start=config.diffusion.beta_start,
-        beta_end=config.diffusion.beta_end,
+    d = config.diffusion
+    schedule = resolved(
+        "diffusion",
+        resolve.schedule,
+        {
+            "name": "ddpm",
+            "num_timesteps": d.num_timesteps,
+            "beta_schedule": d.beta_schedule,
+            "beta_start": d.beta_start,
+            "beta_end": d.beta_end,
+        },
     )
     denoiser = Denoiser(FlaxNetwork(model), schedule, EpsPrediction(), DDPMIndexInput())
     return model, denoiser, sampler
@@ -75,9 +82,7 @@ def draw_samples(denoiser, params, shape, num: int, key, sampler: DDPM, chunk: i
 def heldout_bits_per_dim(denoiser, params, images, key, variance, num_levels, chunk=500):
     """The full bound L_T + sum_t L_{t-1} (one lax.scan over all T terms), in bits/dim."""
     bound = jax.jit(
-        lambda x, k: ddpm_bound(
-            denoiser, params, x, k, variance=variance, num_levels=num_levels
-        )[0]
+        lambda x, k: ddpm_bound(denoiser, params, x, k, variance=variance, num_levels=num_levels)[0]
     )
     nats = [
         np.asarray(bound(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(key, i)))
@@ -88,31 +93,20 @@ def heldout_bits_per_dim(denoiser, params, images, key, variance, num_levels, ch
     return float(bpd.mean()), float(bpd.std(ddof=1) / np.sqrt(len(bpd)))
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-    os.makedirs(workdir, exist_ok=True)
-    # loaded first: a wrong weights path fails now, not after hours of training
-    weights = config.eval.inception_weights
-    inception = load_inception_fid(weights) if weights else None
-    model, denoiser, sampler = build(config)
-    train_src = image_source(config.dataset, "train", data_dir=config.data_dir)
-    eval_src = image_source(config.dataset, config.eval_split, data_dir=config.data_dir)
+def _fit(config, workdir, denoiser, sampler, train_src, writer):
+    """L_simple training with EMA, periodic sample grids, checkpoints; (state, seconds, #params)."""
     shape = tuple(train_src[0]["image"].shape)
     num_steps = config.quick_steps if config.quick else config.num_steps
-    num_samples = config.quick_num_samples if config.quick else config.eval.num_samples
-
     loss_fn = denoising_loss(denoiser, weighting=SNRWeighting(), time_sampling=DiscreteTime())
-
+    o = config.optim
     opt = make_optimizer(
-        config.optim.name,
-        config.optim.learning_rate,
-        warmup_steps=config.optim.warmup_steps,
-        grad_clip=config.optim.grad_clip,
+        o.name, o.learning_rate, warmup_steps=o.warmup_steps, grad_clip=o.grad_clip
     )
     key = jax.random.PRNGKey(config.seed)
     params = denoiser.init(key, jnp.zeros((1, *shape), jnp.float32))
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
     state = init_train_state(params, opt, jax.random.fold_in(key, 1))
-    step = make_train_step(loss_fn, opt, ema=config.optim.ema)
+    step = make_train_step(loss_fn, opt, ema=o.ema)
     data = batches(
         train_src,
         config.batch_size,
@@ -120,23 +114,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
         seed=config.seed,
         transform=lambda r: {"data": r["image"]},
     )
-    batches_from = lambda k: data[k:].to_iter_dataset(
-        grain.ReadOptions(num_threads=2, prefetch_buffer_size=8)
-    )
+    options = grain.ReadOptions(num_threads=2, prefetch_buffer_size=8)
+    batches_from = lambda k: data[k:].to_iter_dataset(options)
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-    writer = MetricWriter(workdir)
 
     def sample_grid(k, st):
         images = draw_samples(denoiser, st.ema_params, shape, 64, jax.random.PRNGKey(k), sampler)
-        grid = save_image_grid(
-            os.path.join(workdir, "samples", f"step_{k:07d}.png"), images, scale=4
-        )
-        writer.write_image(k, "samples", grid)
-        return None
+        path = os.path.join(workdir, "samples", f"step_{k:07d}.png")
+        writer.write_image(k, "samples", save_image_grid(path, images, scale=4))
 
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=config.checkpoint_every)
     ckpt.install_sigterm_handler()
     start = time.perf_counter()
+    hooks = (Hook(config.sample_every, sample_grid),)
     state, finished = train(
         state,
         step,
@@ -145,34 +135,57 @@ def train_and_evaluate(config, workdir: str) -> dict:
         checkpointer=ckpt,
         writer=writer,
         log_every=config.log_every,
-        hooks=(Hook(config.sample_every, sample_grid),),
+        hooks=hooks,
         progress=config.progress,
     )
     ckpt.close()
     if not finished:
         writer.close()
         raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
-    train_time = time.perf_counter() - start
+    return state, time.perf_counter() - start, num_params
 
+
+def _evaluate(config, workdir, denoiser, sampler, params, train_src, eval_src, inception):
+    """Samples (written to workdir), the held-out bound in bits/dim, Frechet distances."""
+    shape = tuple(train_src[0]["image"].shape)
+    num_samples = config.quick_num_samples if config.quick else config.eval.num_samples
     eval_key = jax.random.PRNGKey(config.seed + 1000)
     start = time.perf_counter()
-    samples = draw_samples(denoiser, state.ema_params, shape, num_samples, eval_key, sampler)
+    samples = draw_samples(denoiser, params, shape, num_samples, eval_key, sampler)
     sample_time = time.perf_counter() - start
     save_image_grid(os.path.join(workdir, "samples.png"), samples[:100], ncols=10, scale=4)
     np.savez_compressed(os.path.join(workdir, "samples.npz"), images=samples)
-
     heldout = np.stack([eval_src[i]["image"] for i in range(len(eval_src))])
     if config.quick:
         heldout = heldout[:num_samples]
     start = time.perf_counter()
-    bpd, bpd_se = heldout_bits_per_dim(
-        denoiser,
-        state.ema_params,
-        heldout,
-        jax.random.fold_in(eval_key, 1),
-        sampler.variance,
-        getattr(eval_src, "num_levels", 256),
+    levels = getattr(eval_src, "num_levels", 256)
+    key = jax.random.fold_in(eval_key, 1)
+    bpd, bpd_se = heldout_bits_per_dim(denoiser, params, heldout, key, sampler.variance, levels)
+    results = {"bits_per_dim": bpd, "bits_per_dim_se": bpd_se}
+    results.update(num_heldout=len(heldout), num_samples=len(samples))
+    if shape == (8, 8, 1):
+        results.update(_digits_metrics(samples, heldout, train_src))
+    if inception is not None:  # FID against the eval split (Ho et al. used 50k vs the train set)
+        results["fid"] = inception_fid(inception, samples, heldout)
+    results.update(sample_seconds=sample_time, eval_seconds=time.perf_counter() - start)
+    return results
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+    os.makedirs(workdir, exist_ok=True)
+    # loaded first: a wrong weights path fails now, not after hours of training
+    weights = config.eval.inception_weights
+    inception = load_inception_fid(weights) if weights else None
+    _, denoiser, sampler = build(config)
+    train_src = image_source(config.dataset, "train", data_dir=config.data_dir)
+    eval_src = image_source(config.dataset, config.eval_split, data_dir=config.data_dir)
+    writer = MetricWriter(workdir)
+    state, train_time, num_params = _fit(config, workdir, denoiser, sampler, train_src, writer)
+    scores = _evaluate(
+        config, workdir, denoiser, sampler, state.ema_params, train_src, eval_src, inception
     )
+    num_steps = config.quick_steps if config.quick else config.num_steps
     results = {
         "dataset": config.dataset,
         "quick": config.quick,
@@ -181,20 +194,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
         "final_loss": next(
             (r["loss"] for r in reversed(read_metrics(workdir)) if "loss" in r), None
         ),
-        "bits_per_dim": bpd,
-        "bits_per_dim_se": bpd_se,
-        "num_heldout": len(heldout),
-        "num_samples": len(samples),
+        **scores,
+        "train_seconds": train_time,
     }
-    if shape == (8, 8, 1):
-        results.update(_digits_metrics(samples, heldout, train_src))
-    if inception is not None:  # FID against the eval split (Ho et al. used 50k vs the train set)
-        results["fid"] = inception_fid(inception, samples, heldout)
-    results.update(
-        train_seconds=train_time,
-        sample_seconds=sample_time,
-        eval_seconds=time.perf_counter() - start,
-    )
     writer.write_scalars(
         num_steps, {k: v for k, v in results.items() if k.startswith(("fd", "bits"))}
     )

@@ -18,7 +18,13 @@ import numpy as np
 
 from diffjax import Denoiser, FlaxNetwork, metrics, resolve
 from diffjax.data import TASKS, sample_2d
-from diffjax.losses import ExactOT, Independent, exact_ot_pairs_on_host, flow_matching_loss
+from diffjax.losses import (
+    ExactOT,
+    Independent,
+    exact_ot_pairs_on_host,
+    flow_matching_loss,
+    presets,
+)
 from diffjax.networks import MLP
 from diffjax.parameterisations import VelocityPrediction
 from diffjax.plotting import plot_trajectories_2d
@@ -32,6 +38,7 @@ from diffjax.training import (
     read_metrics,
     train,
 )
+from experiments.launch import resolved
 
 
 def _datasets(config):
@@ -94,82 +101,52 @@ def _euler(denoiser, params, x_source, steps: int, return_trajectory: bool = Fal
 
 
 def build(config):
-    """(path, denoiser, sigma, host_ot) of the config: the method's preset path with its sigma,
-    the coupling override, and the MLP predicting the velocity on the path's schedule."""
-    sigma = config.sigma if config.sigma is not None else (1.0 if config.method == "sbcfm" else 0.1)
-    option = {"fm": "sigma_min", "rf": None}.get(config.method, "sigma")
-    path = resolve.path({"name": config.method, **({option: sigma} if option else {})})
+    """(path, denoiser, host_ot) of the config: the method's preset path (with its paper's sigma
+    unless config.sigma is set), the coupling override, and the MLP predicting the velocity on
+    the path's schedule."""
+    sigma = {} if config.sigma is None else {"sigma": config.sigma}
+    path = resolved("method", resolve.path, {"name": config.method, **sigma})
     if config.coupling is not None:
         spec = {"name": config.coupling}
         if config.epsilon is not None:
             spec["epsilon"] = config.epsilon
-        path = dataclasses.replace(path, coupling=resolve.coupling(spec))
+        path = dataclasses.replace(path, coupling=resolved("coupling", resolve.coupling, spec))
     # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
     host_ot = config.couple_on_host and isinstance(path.coupling, ExactOT)
     if host_ot:
         path = dataclasses.replace(path, coupling=Independent())
     model = MLP(width=config.width, depth=config.depth)
     denoiser = Denoiser(FlaxNetwork(model), path.schedule, VelocityPrediction())
-    return path, denoiser, sigma, host_ot
+    return path, denoiser, host_ot
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-    if config.task not in TASKS:
-        raise ValueError(f"config.task={config.task!r} is not one of {sorted(TASKS)}.")
-    if config.reflow and config.method != "rf":
-        raise ValueError(f"config.reflow={config.reflow} needs config.method='rf'.")
-    path, denoiser, sigma, host_ot = build(config)
-    os.makedirs(workdir, exist_ok=True)
-    src_train, tgt_train, src_test, tgt_test = _datasets(config)
-    loss_fn = flow_matching_loss(denoiser, path)
-    key = jax.random.PRNGKey(config.seed)
-    params = denoiser.init(key, jnp.zeros((1, 2), jnp.float32))
-    epochs = config.quick_epochs if config.quick else config.epochs
+def _batches_over(config, target, source, paired: bool, total: int, host_ot: bool):
+    """batches_from(k): the batches of steps k, k + 1, ...; the data order is a function of
+    (seed, epoch), so a resumed run sees the same batches. Unpaired sets are shuffled
+    independently (the coupling is the loss's job); host_ot pairs them by exact OT here."""
     per_epoch = config.num_train // config.batch_size
-    total = epochs * per_epoch
 
-    def batches_over(target, source, paired: bool):
-        def batches_from(first_step):
-            orders = {}
-            for k in range(first_step, total):
-                epoch, b = divmod(k, per_epoch)
-                if epoch not in orders:  # the data order is a function of (seed, epoch): resumable
-                    rng = np.random.default_rng([config.seed, epoch])
-                    order_t = rng.permutation(config.num_train)
-                    order_s = order_t if paired else rng.permutation(config.num_train)
-                    orders = {epoch: (order_t, order_s)}
-                order_t, order_s = orders[epoch]
-                sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-                # unpaired: shuffled independently, the coupling is the loss's job
-                data, source_b = target[order_t[sl]], source[order_s[sl]]
-                if host_ot:
-                    source_b = exact_ot_pairs_on_host(data, source_b)
-                yield {"data": data, "source": source_b}
+    def batches_from(first_step):
+        orders = {}
+        for k in range(first_step, total):
+            epoch, b = divmod(k, per_epoch)
+            if epoch not in orders:
+                rng = np.random.default_rng([config.seed, epoch])
+                order_t = rng.permutation(config.num_train)
+                order_s = order_t if paired else rng.permutation(config.num_train)
+                orders = {epoch: (order_t, order_s)}
+            order_t, order_s = orders[epoch]
+            sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            data, source_b = target[order_t[sl]], source[order_s[sl]]
+            if host_ot:
+                source_b = exact_ot_pairs_on_host(data, source_b)
+            yield {"data": data, "source": source_b}
 
-        return batches_from
+    return batches_from
 
-    batches = batches_over(tgt_train, src_train, paired=False)
-    params, train_time = _fit(
-        config, workdir, params, loss_fn, batches, total, jax.random.fold_in(key, 1)
-    )
-    # reflow (Liu et al. 2023): pair each training source point with the current flow's image of
-    # it, then fine-tune the same network on those fixed pairs (a k-rectified flow after k - 1)
-    for k in range(1, config.reflow + 1):
-        _, out = _euler(denoiser, params, src_train, config.euler_steps)
-        images = np.asarray(out.samples)
-        batches = batches_over(images, src_train, paired=True)
-        params, seconds = _fit(
-            config,
-            os.path.join(workdir, f"reflow{k}"),
-            params,
-            loss_fn,
-            batches,
-            total,
-            jax.random.fold_in(key, 1 + k),
-        )
-        train_time += seconds
 
-    last_dir = os.path.join(workdir, f"reflow{config.reflow}") if config.reflow else workdir
+def _evaluate(config, denoiser, params, src_test, tgt_test) -> tuple[dict, np.ndarray]:
+    """W2 of the Euler samples to the test targets and the NPE of their paths, with timings."""
     start = time.perf_counter()
     grid, out = _euler(denoiser, params, src_test, config.euler_steps, return_trajectory=True)
     traj = np.asarray(out.trajectory)
@@ -179,35 +156,72 @@ def train_and_evaluate(config, workdir: str) -> dict:
     w2 = metrics.wasserstein2(traj[-1], tgt_test)
     w2_src_tgt = metrics.wasserstein2(src_test, tgt_test)
     npe = metrics.normalised_path_energy(metrics.path_energy(velocities, np.diff(grid)), w2_src_tgt)
-    eval_time = time.perf_counter() - start
+    timing = {"sample_seconds": sample_time, "eval_seconds": time.perf_counter() - start}
+    return {"w2": w2, "npe": npe, **timing}, traj
+
+
+def _train_with_reflow(config, workdir, denoiser, path, host_ot, params, key, data, total):
+    """The first training, then config.reflow rounds (Liu et al. 2023): each pairs the training
+    sources with the current flow's images of them and fine-tunes the same network on those
+    fixed pairs (a k-rectified flow after k - 1). Returns (params, train seconds)."""
+    src_train, tgt_train = data
+    loss_fn = flow_matching_loss(denoiser, path)
+    batches = _batches_over(config, tgt_train, src_train, False, total, host_ot)
+    params, train_time = _fit(
+        config, workdir, params, loss_fn, batches, total, jax.random.fold_in(key, 1)
+    )
+    for k in range(1, config.reflow + 1):
+        images = np.asarray(_euler(denoiser, params, src_train, config.euler_steps)[1].samples)
+        batches = _batches_over(config, images, src_train, True, total, host_ot)
+        round_dir = os.path.join(workdir, f"reflow{k}")
+        fold = jax.random.fold_in(key, 1 + k)
+        params, seconds = _fit(config, round_dir, params, loss_fn, batches, total, fold)
+        train_time += seconds
+    return params, train_time
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+    if config.task not in TASKS:
+        raise ValueError(f"config.task={config.task!r} is not one of {sorted(TASKS)}.")
+    if config.reflow and config.method != "rf":
+        raise ValueError(f"config.reflow={config.reflow} needs config.method='rf'.")
+    path, denoiser, host_ot = build(config)
+    os.makedirs(workdir, exist_ok=True)
+    src_train, tgt_train, src_test, tgt_test = _datasets(config)
+    key = jax.random.PRNGKey(config.seed)
+    params = denoiser.init(key, jnp.zeros((1, 2), jnp.float32))
+    epochs = config.quick_epochs if config.quick else config.epochs
+    total = epochs * (config.num_train // config.batch_size)
+    params, train_time = _train_with_reflow(
+        config, workdir, denoiser, path, host_ot, params, key, (src_train, tgt_train), total
+    )
+    scores, traj = _evaluate(config, denoiser, params, src_test, tgt_test)
+    last_dir = os.path.join(workdir, f"reflow{config.reflow}") if config.reflow else workdir
+    final_loss = next((r["loss"] for r in reversed(read_metrics(last_dir)) if "loss" in r), None)
     results = {
         "method": config.method,
         "task": config.task,
         "seed": config.seed,
         "quick": config.quick,
-        "sigma": sigma,
-        "w2": w2,
-        "npe": npe,
+        "sigma": presets.noise_scale(path),
+        "w2": scores["w2"],
+        "npe": scores["npe"],
         "reflow": config.reflow,
-        "final_loss": next(
-            (r["loss"] for r in reversed(read_metrics(last_dir)) if "loss" in r), None
-        ),
+        "final_loss": final_loss,
         "epochs": epochs,
         "train_seconds": train_time,
-        "sample_seconds": sample_time,
-        "eval_seconds": eval_time,
+        "sample_seconds": scores["sample_seconds"],
+        "eval_seconds": scores["eval_seconds"],
     }
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json(indent=2))
-    plot_trajectories_2d(
-        os.path.join(workdir, "samples.png"),
-        traj,
-        tgt_test,
-        f"{config.method}{f' + {config.reflow} reflow' if config.reflow else ''} {config.task}: "
-        f"W2 {w2:.3f}, NPE {npe:.3f}",
+    rounds = f" + {config.reflow} reflow" if config.reflow else ""
+    title = (
+        f"{config.method}{rounds} {config.task}: W2 {results['w2']:.3f}, NPE {results['npe']:.3f}"
     )
+    plot_trajectories_2d(os.path.join(workdir, "samples.png"), traj, tgt_test, title)
     return results
 
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
+
+
+def resolved(key: str, resolver: Callable[[Any], Any], spec: Any) -> Any:
+    """resolver(spec), an error naming the config key that held the spec."""
+    try:
+        return resolver(spec)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"config.{key}: {err}") from None
 
 
 def launch(train_and_evaluate: Callable, default_config: str, default_workdir: str) -> None:

@@ -21,9 +21,11 @@ if int(num_processes) > 1:  # before any other JAX call
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from diffjax import Denoiser, FlaxNetwork  # noqa: E402
 from diffjax.data import batches, sample_2d  # noqa: E402
-from diffjax.losses import make_flow_matching_loss  # noqa: E402
+from diffjax.losses import flow_matching_loss, presets  # noqa: E402
 from diffjax.networks import MLP  # noqa: E402
+from diffjax.parameterisations import VelocityPrediction  # noqa: E402
 from diffjax.training import (  # noqa: E402
     Checkpointer,
     init_train_state,
@@ -35,14 +37,11 @@ from diffjax.training import (  # noqa: E402
 
 def main():
     assert jax.process_count() == int(num_processes)
-    model = MLP(width=32, depth=2)
-    velocity = lambda p, x, t, c: model.apply(p, x, t)
-    fm = make_flow_matching_loss(velocity, "icfm", 0.1)
-    loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
+    path = presets.icfm(0.1)
+    den = Denoiser(FlaxNetwork(MLP(width=32, depth=2)), path.schedule, VelocityPrediction())
+    loss_fn = flow_matching_loss(den, path)
     opt = make_optimizer("adam", 1e-3)
-    params = model.init(
-        jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32)
-    )
+    params = den.init(jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.float32))
     state = init_train_state(params, opt, jax.random.PRNGKey(1))
     step = make_train_step(loss_fn, opt, ema=0.9)
     target, source = sample_2d("moons", 256, 0), sample_2d("gaussian", 256, 1)

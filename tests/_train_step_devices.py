@@ -10,24 +10,22 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from diffjax.couplings import exact_ot_pairs_on_host  # noqa: E402
+from diffjax import Denoiser, FlaxNetwork, resolve  # noqa: E402
 from diffjax.data import sample_2d  # noqa: E402
-from diffjax.losses import make_flow_matching_loss  # noqa: E402
+from diffjax.losses import exact_ot_pairs_on_host, flow_matching_loss  # noqa: E402
 from diffjax.networks import MLP  # noqa: E402
+from diffjax.parameterisations import VelocityPrediction  # noqa: E402
 from diffjax.training import data_mesh, init_train_state, make_optimizer, make_train_step  # noqa: E402
 
 
 def run(devices, method):
     """method 'otcfm_host': OT pairs made on the host (input pipeline) + the I-CFM loss."""
-    model = MLP(width=64, depth=3)
-    velocity = lambda p, x, t, c: model.apply(p, x, t)
     host_ot = method == "otcfm_host"
-    fm = make_flow_matching_loss(velocity, "icfm" if host_ot else method, 0.1)
-    loss_fn = lambda params, batch, key: fm(params, batch["data"], batch["source"], key)
+    path = resolve.path("icfm(sigma=0.1)" if host_ot else f"{method}(sigma=0.1)")
+    den = Denoiser(FlaxNetwork(MLP(width=64, depth=3)), path.schedule, VelocityPrediction())
+    loss_fn = flow_matching_loss(den, path)
     opt = make_optimizer("adamw", 1e-3, weight_decay=1e-5)
-    params = model.init(
-        jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.float32), jnp.zeros((1,), jnp.float32)
-    )
+    params = den.init(jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.float32))
     state = init_train_state(params, opt, jax.random.PRNGKey(1))
     step = make_train_step(loss_fn, opt, ema=0.999, mesh=data_mesh(devices))
     losses = []

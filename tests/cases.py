@@ -5,9 +5,9 @@ from diffjax import schedules as S
 ALL_SCHEDULES = {
     "ddpm_linear": S.DiscreteDDPM(),
     "ddpm_scaled_linear": S.DiscreteDDPM(
-        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
+        beta_schedule=S.BetaSchedule.SCALED_LINEAR, beta_start=0.00085, beta_end=0.012
     ),
-    "ddpm_cosine": S.DiscreteDDPM(beta_schedule="cosine"),
+    "ddpm_cosine": S.DiscreteDDPM(beta_schedule=S.BetaSchedule.COSINE),
     "vp": S.VPLinear(),
     "subvp": S.SubVP(),
     "ve": S.VE(),

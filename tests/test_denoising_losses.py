@@ -117,9 +117,7 @@ def test_time_sampling_laws():
     steps = np.asarray(L.DiscreteTime()(key, n, ddpm)) * 1000
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
     assert steps.min() >= 1 and steps.max() <= 1000
-    ta = np.sort(
-        np.asarray(L.AntitheticTime()(key, 64, S.RectifiedFlow(t_min=0.0, t_max=1.0)))
-    )
+    ta = np.sort(np.asarray(L.AntitheticTime()(key, 64, S.RectifiedFlow(t_min=0.0, t_max=1.0))))
     np.testing.assert_allclose(np.diff(ta), 1 / 64, atol=1e-12)
     tl = np.asarray(L.LogitNormalTime()(key, n, S.RectifiedFlow()))
     logit = np.log(tl / (1 - tl))

@@ -7,8 +7,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from diffjax import Denoiser, analytic, resolve
-from diffjax import losses as couplings
 from diffjax import losses as L
+from diffjax import losses as couplings
 from diffjax import schedules as S
 from diffjax.parameterisations import VelocityPrediction
 
@@ -75,8 +75,7 @@ def test_exact_marginal_velocity_minimises_the_cfm_loss(method, sigma):
 
 @pytest.mark.parametrize("method", ["icfm", "otcfm", "sbcfm", "fm", "rf"])
 def test_conditional_velocity_is_the_path_derivative(method):
-    option = {"fm": "sigma_min", "rf": None}.get(method, "sigma")
-    path = resolve.path({"name": method, **({option: 0.3} if option else {})})
+    path = resolve.path(method if method == "rf" else f"{method}(sigma=0.3)")
     k = jax.random.split(jax.random.PRNGKey(0), 3)
     xd, xs, z = (jax.random.normal(kk, (5, 2), jnp.float64) for kk in k)
     t = jnp.linspace(0.05, 0.95, 5)
@@ -193,4 +192,3 @@ def test_coupling_override_sinkhorn_approaches_exact_ot():
     # with replacement, so not a permutation: close to the exact cost, far below independent)
     e, a, i = float(exact.mean()), float(approx.mean()), float(indep.mean())
     assert abs(a - e) < 0.15 * e and a < 0.8 * i, (e, a, i)
-

@@ -90,7 +90,7 @@ def test_digits_classifier_trains_accurately_and_caches(tmp_path):
     cache bit for bit."""
     import jax
 
-    from diffjax.feature_extractors import digits_classifier
+    from diffjax.metrics import digits_classifier
 
     params, accuracy = digits_classifier(cache_dir=str(tmp_path))
     assert accuracy >= 295 / 297

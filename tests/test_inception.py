@@ -9,8 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffjax.feature_extractors import inception_features, load_inception_fid
-from diffjax.metrics import feature_statistics, frechet_distance, frechet_distance_from_statistics
+from diffjax.metrics import (
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_from_statistics,
+    inception_features,
+    load_inception_fid,
+)
 from diffjax.networks.inception import InceptionV3FID, variables_from_torch_state_dict
 
 # parameters of pytorch-fid's FID Inception-v3 up to pool 3 (no fc), counted in torch

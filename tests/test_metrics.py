@@ -45,3 +45,21 @@ def test_frechet_distance_closed_form():
     # diagonal Gaussians: |dmu|^2 + sum (s_a - s_b)^2 = 1 + (1 - 3)^2 + (2 - 1)^2 = 6
     np.testing.assert_allclose(metrics.frechet_distance(a, b), 6.0, rtol=0.03)
     np.testing.assert_allclose(metrics.frechet_distance(a, a), 0.0, atol=1e-6)
+
+
+def test_metrics_refuse_non_finite_samples():
+    """A diverged model's NaN samples are refused, not scored (POT's W2 of NaNs is 0)."""
+    import pytest
+
+    good = np.random.default_rng(0).normal(size=(20, 2))
+    bad = good.copy()
+    bad[3, 1] = np.nan
+    for call in (
+        lambda: metrics.wasserstein2(bad, good),
+        lambda: metrics.mmd(good, bad),
+        lambda: metrics.frechet_distance(bad, good),
+        lambda: metrics.path_energy(np.stack([bad, good]), np.ones(2)),
+        lambda: metrics.straightness(np.stack([good, bad * np.inf]), np.array([1.0, 0.0])),
+    ):
+        with pytest.raises(ValueError, match="non-finite entries .* refusing to score"):
+            call()

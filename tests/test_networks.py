@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from diffjax import Denoiser
+from diffjax import Denoiser, FlaxNetwork
 from diffjax import schedules as S
 from diffjax.networks import MLP, ddpm_cifar10, ddpm_digits, dit_s2, dit_tiny, sinusoidal_embedding
-from diffjax.samplers import sample, time_grid
+from diffjax.parameterisations import VelocityPrediction
+from diffjax.samplers import Euler, sample, time_grid
 
 
 def count(shapes):
@@ -73,9 +74,9 @@ def test_mlp_denoiser_samples_end_to_end_without_recompiling():
     model = MLP(width=64, depth=3)
     f32 = jnp.float32
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((4, 2), f32), jnp.zeros((4,), f32))
-    den = Denoiser(model.apply, S.RectifiedFlow(), "velocity")
+    den = Denoiser(FlaxNetwork(model), S.RectifiedFlow(), VelocityPrediction())
     x = jax.random.normal(jax.random.PRNGKey(1), (16, 2), jnp.float32)
-    out = sample(den, x, time_grid(den.schedule, 10), "euler", params=params)
+    out = sample(den, x, time_grid(den.schedule, 10), Euler(), params=params)
     assert out.samples.shape == (16, 2) and int(out.nfe) == 10
     assert np.all(np.isfinite(np.asarray(out.samples)))
 

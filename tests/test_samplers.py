@@ -231,6 +231,7 @@ def test_guidance_wrappers():
 
 def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
     """grad log p(y | x_t) added to the mixture score is the score of component y (scale 1)."""
+
     def log_prob(params, x, t, cond):
         rec = VP(VP.clip(t))
         alpha, sigma = (

@@ -57,7 +57,7 @@ def test_derivatives_match_finite_differences(name):
 def test_discrete_alpha_bar_is_the_cumulative_product(kind):
     T = 1000
     kw = {"beta_start": 0.00085, "beta_end": 0.012} if kind == "scaled_linear" else {}
-    s = S.DiscreteDDPM(beta_schedule=kind, **kw)
+    s = S.DiscreteDDPM(beta_schedule=S.BetaSchedule(kind), **kw)
     if kind == "linear":
         betas = np.linspace(1e-4, 0.02, T)
     elif kind == "scaled_linear":
@@ -132,7 +132,9 @@ def test_edm_uniform_t_is_karras_grid():
 
 
 def test_ztsnr_matches_lin_et_al_rescaling():
-    base = S.DiscreteDDPM(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    base = S.DiscreteDDPM(
+        beta_start=0.00085, beta_end=0.012, beta_schedule=S.BetaSchedule.SCALED_LINEAR
+    )
     s = S.ZeroTerminalSNR(base=base)
     betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
     sqrt_abar = np.sqrt(np.cumprod(1 - betas))

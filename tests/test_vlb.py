@@ -4,16 +4,22 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from diffjax import analytic
+from diffjax import Denoiser, analytic
 from diffjax import schedules as S
 from diffjax.losses import (
     bits_per_dim,
+    ddpm_bound,
     ddpm_posterior,
-    ddpm_vlb,
     discretized_gaussian_log_likelihood,
+    hybrid_loss,
+    make_hybrid_loss,
     prior_kl,
     vlb_term,
 )
+from diffjax.parameterisations import X0Prediction
+from diffjax.schedules import ReverseVariance
+
+SMALL, LARGE, LEARNED = list(ReverseVariance)
 
 MU, STD, DIM = 0.3, 0.5, 3
 
@@ -117,22 +123,18 @@ def test_learned_range_interpolates_the_fixed_variances():
     x_i = x0 * 0.9 + 0.1
     i = jnp.full((8,), 300)
     x0_hat = x0 * 0.8
-    small = vlb_term(s, x0, x_i, i, x0_hat, "fixed_small")
-    large = vlb_term(s, x0, x_i, i, x0_hat, "fixed_large")
-    np.testing.assert_allclose(
-        vlb_term(s, x0, x_i, i, x0_hat, "learned_range", -jnp.ones_like(x0)), small
-    )
-    np.testing.assert_allclose(
-        vlb_term(s, x0, x_i, i, x0_hat, "learned_range", jnp.ones_like(x0)), large
-    )
+    small = vlb_term(s, x0, x_i, i, x0_hat, SMALL)
+    large = vlb_term(s, x0, x_i, i, x0_hat, LARGE)
+    np.testing.assert_allclose(vlb_term(s, x0, x_i, i, x0_hat, LEARNED, -jnp.ones_like(x0)), small)
+    np.testing.assert_allclose(vlb_term(s, x0, x_i, i, x0_hat, LEARNED, jnp.ones_like(x0)), large)
 
 
 def test_full_bound_matches_closed_form_for_gaussian_data():
     s = S.DiscreteDDPM(num_timesteps=50, beta_end=0.2)
     n = 4000
     x0 = gaussian_data(jax.random.PRNGKey(7), n)
-    model = lambda x, t: (exact_x0_hat(s)(x, t), None)
-    total, terms = ddpm_vlb(model, s, x0, jax.random.PRNGKey(8))
+    gmm = analytic.gaussian_mixture([1.0], [[MU] * DIM], [STD**2])
+    total, terms = ddpm_bound(analytic.exact_denoiser(gmm, s), None, x0, jax.random.PRNGKey(8))
     assert terms.shape == (50, n)
     kl_part = np.asarray(total - terms[0] - prior_kl(s, x0))
     expected = sum(closed_form_kl(s, i) for i in range(2, 51))
@@ -142,8 +144,6 @@ def test_full_bound_matches_closed_form_for_gaussian_data():
 
 
 def test_hybrid_loss_trains_only_the_variance_through_the_bound():
-    from diffjax.losses import hybrid_loss
-
     s = S.DiscreteDDPM()
     x0 = gaussian_data(jax.random.PRNGKey(2), 4)
     x_i = 0.8 * x0 + 0.3
@@ -157,10 +157,30 @@ def test_hybrid_loss_trains_only_the_variance_through_the_bound():
     g_mean, g_var = jax.grad(total, argnums=(0, 1))(0.9 * x0, v)
     np.testing.assert_allclose(g_mean, 0.0)  # the mean is stopped inside L_vlb
     assert np.all(np.abs(np.asarray(g_var)) > 0)
-    term = vlb_term(s, x0, x_i, i, 0.9 * x0, "learned_range", v)
+    term = vlb_term(s, x0, x_i, i, 0.9 * x0, LEARNED, v)
     expected = simple + 1e-3 * 1000 * term / (
         DIM * np.log(2)
     )  # Nichol & Dhariwal: T/1000 x bits/dim
     np.testing.assert_allclose(
         hybrid_loss(simple, s, x0, x_i, i, 0.9 * x0, v), expected, rtol=1e-12
     )
+
+
+def test_learned_variance_denoiser_in_the_bound_and_the_hybrid_loss():
+    """A Denoiser whose network outputs (x0, v): v = -1 gives the fixed-small bound, v = 1 the
+    fixed-large one (Nichol & Dhariwal eq. 15), and the hybrid loss runs on it end to end."""
+    s = S.DiscreteDDPM(num_timesteps=20, beta_end=0.3)
+    gmm = analytic.gaussian_mixture([1.0], [[MU] * DIM], [STD**2])
+    exact = analytic.exact_denoiser(gmm, s)
+    x0 = gaussian_data(jax.random.PRNGKey(3), 16)
+    key = jax.random.PRNGKey(4)
+    for v, fixed in ((-1.0, SMALL), (1.0, LARGE)):
+        network = lambda p, x, t, c, v=v: jnp.concatenate(
+            [exact(p, x, t)[0], jnp.full_like(x, v)], -1
+        )
+        learned = Denoiser(network, s, X0Prediction(), learned_variance=True)
+        got = ddpm_bound(learned, None, x0, key)[0]
+        want = ddpm_bound(exact, None, x0, key, variance=fixed)[0]
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    out = make_hybrid_loss(learned)(None, {"data": x0}, key)
+    assert out.shape == (16,) and np.all(np.isfinite(np.asarray(out)))

@@ -112,4 +112,5 @@ __all__ = [
     "snr",
     "squared_distances",
     "vlb_term",
+    "weighted_denoising_error",
 ]

@@ -15,18 +15,17 @@ Couplings return index pairs, so labels and other conditioning stay paired with 
 from __future__ import annotations
 
 import dataclasses
-import enum
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax._checks import check_instance, check_int, check_positive
+from diffjax._checks import Choice, check_instance, check_int, check_positive
 
 Array = jax.Array
 
 
-class OTSolver(enum.Enum):
+class OTSolver(Choice):
     """Exact assignment on the host: POT's network simplex (fastest here) or scipy's."""
 
     POT = "pot"
@@ -195,7 +194,10 @@ class Sinkhorn(Coupling):
 
     def __call__(self, key, x_data, x_source):
         plan = sinkhorn_plan(
-            x_data, x_source, self.epsilon, threshold=self.threshold,
+            x_data,
+            x_source,
+            self.epsilon,
+            threshold=self.threshold,
             max_iterations=self.max_iterations,
         )
         return sample_plan(key, plan, x_data.shape[0])

@@ -54,9 +54,7 @@ def flow_matching_loss(
     return loss
 
 
-def sf2m_loss(
-    flow, score, path: Path, *, time_sampling: TimeSampling = UniformTime()
-) -> LossFn:
+def sf2m_loss(flow, score, path: Path, *, time_sampling: TimeSampling = UniformTime()) -> LossFn:
     """[SF]2M (Tong et al. 2024, eq. 13): flow loss plus ||lambda(t) s(x_t, t) + z||^2.
 
     On the Brownian bridge c(t) = sigma sqrt(t(1-t)) the conditional score is -z / c(t); with

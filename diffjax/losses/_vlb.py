@@ -157,6 +157,14 @@ def vlb_term(
     return jnp.where(jnp.asarray(i) == 1, nll, kl)
 
 
+def _x0_and_variance(denoiser, params, x, t, cond):
+    """(x0_hat, learned-range output or None) of any denoiser (the exact one included)."""
+    if not getattr(denoiser, "learned_variance", False):
+        return denoiser(params, x, t, cond)[0], None
+    p = denoiser.predict(params, x, t, cond)
+    return denoiser.parameterisation.to_x0_eps(p.pred, x, p.rec)[0], p.variance
+
+
 def ddpm_bound(
     denoiser,
     params,
@@ -169,14 +177,15 @@ def ddpm_bound(
 ) -> tuple[Array, Array]:
     """The full bound L_T + sum_i L_{i-1} per example (nats), one lax.scan over all T timesteps.
 
-    denoiser: on a DiscreteDDPM schedule; a learned-variance denoiser uses its own variance
+    denoiser: any denoiser on a DiscreteDDPM schedule (a trained `Denoiser`, the exact one of a
+    mixture); a learned-variance Denoiser uses its own variance
     (LEARNED_RANGE), otherwise `variance` is the fixed choice. Each term uses fresh noise
     x_i ~ q(x_i | x0). Returns (total (batch,), terms (T, batch) for i = 1..T).
     """
     schedule = denoiser.schedule
     check_instance("denoiser.schedule", schedule, DiscreteDDPM)
     check_instance("variance", variance, ReverseVariance)
-    if denoiser.learned_variance:
+    if getattr(denoiser, "learned_variance", False):
         variance = ReverseVariance.LEARNED_RANGE
     batch = x0.shape[0]
 
@@ -186,10 +195,9 @@ def ddpm_bound(
         rec = schedule(t)
         eps = jax.random.normal(k, x0.shape, x0.dtype)
         x_i = broadcast_to_data(rec.alpha, x0) * x0 + broadcast_to_data(rec.sigma, x0) * eps
-        p = denoiser.predict(params, x_i, t, cond)
-        x0_hat = denoiser.parameterisation.to_x0_eps(p.pred, x_i, p.rec)[0]
+        x0_hat, v = _x0_and_variance(denoiser, params, x_i, t, cond)
         i_b = jnp.full((batch,), i)
-        return None, vlb_term(schedule, x0, x_i, i_b, x0_hat, variance, p.variance, num_levels)
+        return None, vlb_term(schedule, x0, x_i, i_b, x0_hat, variance, v, num_levels)
 
     steps = jnp.arange(1, schedule.num_timesteps + 1)
     _, terms = jax.lax.scan(term, None, (steps, jax.random.split(key, steps.shape[0])))
@@ -244,6 +252,8 @@ def make_hybrid_loss(denoiser, *, vlb_weight: float = 1e-3) -> LossFn:
         )
         x0_hat = par.to_x0_eps(p.pred, ps.x_t, p.rec)[0]
         i = jnp.round(ps.t * denoiser.schedule.num_timesteps).astype(jnp.int32)
-        return hybrid_loss(simple, denoiser.schedule, ps.x0, ps.x_t, i, x0_hat, p.variance, vlb_weight)
+        return hybrid_loss(
+            simple, denoiser.schedule, ps.x0, ps.x_t, i, x0_hat, p.variance, vlb_weight
+        )
 
     return loss

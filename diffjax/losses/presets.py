@@ -5,7 +5,7 @@ Tong et al. 2024 ([SF]2M Table 2 rows), in diffjax's time direction (t = 0 data)
   otcfm           as icfm with the exact minibatch OT coupling
   sbcfm           Brownian bridge c = sigma sqrt(t(1-t)) with sigma = 1 (the paper's), Sinkhorn
                   coupling with epsilon = 2 sigma^2
-  lipman_fm       Lipman et al. 2023: alpha = 1 - t, sigma = sigma_min + (1 - sigma_min) t
+  lipman_fm       Lipman et al. 2023: alpha = 1 - t, sigma(t) = s + (1 - s) t, s = sigma_min
   rectified_flow  Liu et al. 2023: alpha = 1 - t, sigma = t, no bridge noise, independent
 Training times are drawn in [1e-5, 1 - 1e-5] (the schedules' clip).
 """
@@ -41,13 +41,21 @@ def sbcfm(sigma: float = 1.0, coupling: Coupling | None = None) -> Path:
     )
 
 
-def lipman_fm(sigma_min: float = 0.1, coupling: Coupling | None = None) -> Path:
-    """Flow matching with Lipman et al. (2023)'s OT path, sigma_min the data-end std."""
+def lipman_fm(sigma: float = 0.1, coupling: Coupling | None = None) -> Path:
+    """Flow matching with Lipman et al. (2023)'s OT path; sigma is their sigma_min, the std of
+    the path at the data end (0.1 in the [SF]2M runs)."""
     return Path(
-        schedule=LipmanFM(sigma_min=sigma_min), bridge=NoBridge(), coupling=coupling or Independent()
+        schedule=LipmanFM(sigma_min=sigma), bridge=NoBridge(), coupling=coupling or Independent()
     )
 
 
 def rectified_flow(coupling: Coupling | None = None) -> Path:
     """Rectified flow (Liu et al. 2023): alpha = 1 - t, sigma = t, no bridge noise."""
     return Path(schedule=RectifiedFlow(), bridge=NoBridge(), coupling=coupling or Independent())
+
+
+def noise_scale(path: Path) -> float | None:
+    """The sigma a preset was built with: the bridge's, or Lipman's sigma_min; None for none."""
+    if hasattr(path.bridge, "sigma"):
+        return path.bridge.sigma
+    return getattr(path.schedule, "sigma_min", None)

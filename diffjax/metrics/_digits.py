@@ -126,4 +126,3 @@ def digits_predictions(params, images: np.ndarray) -> np.ndarray:
 def digits_frechet_distance(params, images_a: np.ndarray, images_b: np.ndarray) -> float:
     """Frechet distance between two image sets in the digits classifier's feature space."""
     return frechet_distance(digits_features(params, images_a), digits_features(params, images_b))
-

@@ -6,12 +6,24 @@ from __future__ import annotations
 import numpy as np
 
 
+def finite(name: str, values) -> np.ndarray:
+    """values as float64, or a ValueError naming `name` if any entry is NaN or infinite (a
+    diverged model's samples must not be scored: POT's W2 of NaN samples is 0)."""
+    arr = np.asarray(values, np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(
+            f"{name} has {int(bad.sum())} non-finite entries of {arr.size}: refusing to score it."
+        )
+    return arr
+
+
 def wasserstein2(x: np.ndarray, y: np.ndarray) -> float:
     """Exact W2 between the empirical measures of x (n, d) and y (m, d): sqrt of the optimal mean
     squared Euclidean cost (POT's network simplex, as in the [SF]2M protocol)."""
     import ot
 
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    x, y = finite("x", x), finite("y", y)
     cost = ot.dist(x, y)  # squared Euclidean
     a, b = np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y))
     return float(np.sqrt(ot.emd2(a, b, cost, numItermax=10_000_000)))
@@ -19,7 +31,7 @@ def wasserstein2(x: np.ndarray, y: np.ndarray) -> float:
 
 def path_energy(velocities: np.ndarray, dt: np.ndarray) -> float:
     """E int ||v||^2 dt by the Riemann sum over Euler steps: velocities (steps, n, d), dt (steps,)."""
-    sq = np.sum(np.asarray(velocities, np.float64) ** 2, axis=-1)  # (steps, n)
+    sq = np.sum(finite("velocities", velocities) ** 2, axis=-1)  # (steps, n)
     return float(np.mean(np.sum(sq * np.abs(np.asarray(dt))[:, None], axis=0)))
 
 
@@ -31,7 +43,7 @@ def normalised_path_energy(energy: float, w2_source_target: float) -> float:
 
 def mmd(x: np.ndarray, y: np.ndarray, bandwidths=(0.1, 1.0, 10.0)) -> float:
     """Unbiased squared MMD with a sum of Gaussian kernels exp(-||a - b||^2 / (2 h^2))."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    x, y = finite("x", x), finite("y", y)
 
     def kernel(a, b):
         d2 = np.sum(a**2, 1)[:, None] + np.sum(b**2, 1)[None] - 2 * a @ b.T
@@ -49,7 +61,7 @@ def mmd(x: np.ndarray, y: np.ndarray, bandwidths=(0.1, 1.0, 10.0)) -> float:
 def straightness(trajectory: np.ndarray, times: np.ndarray) -> float:
     """Liu et al. (2023): E int ||(x_end - x_start)/(t_end - t_start) - dx/dt||^2 dt over a discrete
     trajectory (steps + 1, n, d) at times (steps + 1,); 0 for straight constant-speed paths."""
-    traj, times = np.asarray(trajectory, np.float64), np.asarray(times, np.float64)
+    traj, times = finite("trajectory", trajectory), np.asarray(times, np.float64)
     dt = np.diff(times)
     v = np.diff(traj, axis=0) / dt[:, None, None]
     chord = (traj[-1] - traj[0]) / (times[-1] - times[0])
@@ -65,7 +77,7 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
 def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mean (k,), covariance (k, k)) of features (n, k), in float64: what FID stores per data set."""
-    f = np.asarray(features, np.float64)
+    f = finite("features", features)
     if f.ndim != 2 or len(f) < 2:
         raise ValueError(f"features must be (n >= 2, k); got shape {f.shape}.")
     return f.mean(0), np.cov(f, rowvar=False)

@@ -1,7 +1,7 @@
 """Samplers: one entry point, every method a small frozen record, one jitted lax.scan per run.
 
-  >>> out = sample(denoiser, prior_sample(key, shape, denoiser.schedule),
-  ...              time_grid(denoiser.schedule, 20, KarrasGrid()), DPMSolverPP(order=2))
+>>> out = sample(denoiser, prior_sample(key, shape, denoiser.schedule),
+...              time_grid(denoiser.schedule, 20, KarrasGrid()), DPMSolverPP(order=2))
 """
 
 from diffjax.samplers._adaptive import Adaptive, AdaptiveSolver
@@ -9,6 +9,17 @@ from diffjax.samplers._ancestral import DDIM, DDPM, EulerAncestral
 from diffjax.samplers._base import LoopState, Sampler, StepContext, pf_velocity
 from diffjax.samplers._core import SampleOutput, prior_sample, sample
 from diffjax.samplers._dpm_solver import DPMSolver, DPMSolverPP, DPMSolverPP2S, DPMSolverPPSDE
+from diffjax.samplers._grids import (
+    DDPMTimestepGrid,
+    Grid,
+    KarrasGrid,
+    LogSNRGrid,
+    QuadraticGrid,
+    Spacing,
+    UniformGrid,
+    explicit_grid,
+    time_grid,
+)
 from diffjax.samplers._guidance import (
     ClassifierFreeGuidance,
     ClassifierGuidance,
@@ -22,17 +33,6 @@ from diffjax.samplers._likelihood import (
     Probe,
     bits_per_dim_dequantized,
     log_likelihood,
-)
-from diffjax.samplers._grids import (
-    DDPMTimestepGrid,
-    Grid,
-    KarrasGrid,
-    LogSNRGrid,
-    QuadraticGrid,
-    Spacing,
-    UniformGrid,
-    explicit_grid,
-    time_grid,
 )
 from diffjax.samplers._ode import RK4, Euler, Heun, Midpoint
 from diffjax.samplers._sde import EulerMaruyama, PredictorCorrector

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 
 import jax
 import jax.numpy as jnp
 
-from diffjax._checks import check_instance, check_int, check_positive
+from diffjax._checks import Choice, check_instance, check_int, check_positive
 from diffjax.samplers._base import Sampler, pf_velocity
 
 
-class AdaptiveSolver(enum.Enum):
+class AdaptiveSolver(Choice):
     TSIT5 = "tsit5"
     DOPRI5 = "dopri5"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax._checks import check_instance, check_int, check_positive
+from diffjax._checks import Choice, check_instance, check_int, check_positive
 from diffjax.schedules import DiscreteDDPM, Schedule
 
 
@@ -38,12 +38,17 @@ class QuadraticGrid(Grid):
 
 def _logsnr_spaced(schedule, n, t_start, t_end, spacing) -> np.ndarray:
     """Times whose log-SNR follows spacing(lam_a, lam_b, w) on w in [0, 1]; the interior end
-    point is where lambda is finite (>= t_min), and a t_end at sigma = 0 is appended."""
+    point is where lambda is finite (>= t_min), and a t_end at sigma = 0 is appended. Where
+    lambda(t_start) is -inf (alpha = 0 at t = 1) the spacing starts from t_max, where the
+    network is evaluated for the first step anyway."""
     lo = max(t_end, schedule.t_min)
-    lam_a, lam_b = (float(schedule.logsnr(jnp.asarray(v, jnp.float64))) for v in (t_start, lo))
-    steps = n if lo == t_end else n - 1
-    lam = spacing(lam_a, lam_b, np.linspace(0.0, 1.0, steps + 1))
-    t = np.array(schedule.t_from_logsnr(jnp.asarray(lam, jnp.float64)), np.float64)
+    with jax.enable_x64(True):  # grids are float64 whatever the session's default precision
+        lam = lambda v: float(schedule.logsnr(jnp.asarray(v, jnp.float64)))
+        hi = t_start if np.isfinite(lam(t_start)) else min(t_start, schedule.t_max)
+        lam_a, lam_b = lam(hi), lam(lo)
+        steps = n if lo == t_end else n - 1
+        lam = spacing(lam_a, lam_b, np.linspace(0.0, 1.0, steps + 1))
+        t = np.array(schedule.t_from_logsnr(jnp.asarray(lam, jnp.float64)), np.float64)
     t[0], t[-1] = t_start, lo
     return t if lo == t_end else np.append(t, t_end)
 
@@ -74,7 +79,7 @@ class KarrasGrid(Grid):
         return _logsnr_spaced(schedule, n, t_start, t_end, spacing)
 
 
-class Spacing(enum.Enum):
+class Spacing(Choice):
     """Integer DDPM timestep spacings of Lin et al. (2024), Table 2."""
 
     LEADING = "leading"
@@ -94,7 +99,9 @@ class DDPMTimestepGrid(Grid):
 
     def times(self, schedule, n, t_start, t_end):
         if not isinstance(schedule, DiscreteDDPM):
-            raise ValueError("DDPMTimestepGrid spaces integer DDPM timesteps: it needs a DiscreteDDPM.")
+            raise ValueError(
+                "DDPMTimestepGrid spaces integer DDPM timesteps: it needs a DiscreteDDPM."
+            )
         T = schedule.num_timesteps
         if self.spacing is Spacing.LEADING:
             steps = np.arange(0, n)[::-1] * (T // n) + 1

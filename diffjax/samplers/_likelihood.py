@@ -9,14 +9,13 @@ Hutchinson's estimate E[z^T (dv/dx) z] with Rademacher or Gaussian probes (one J
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import math
 
 import jax
 import jax.numpy as jnp
 
-from diffjax._checks import check_instance, check_int
+from diffjax._checks import Choice, check_instance, check_int
 from diffjax.samplers._base import pf_velocity
 
 
@@ -30,7 +29,7 @@ class ExactDivergence(Divergence):
     """d forward-mode passes (one per data dimension): exact, for small d."""
 
 
-class Probe(enum.Enum):
+class Probe(Choice):
     RADEMACHER = "rademacher"
     GAUSSIAN = "gaussian"
 
@@ -67,7 +66,9 @@ def log_likelihood(
     """
     check_instance("divergence", divergence, Divergence)
     if isinstance(divergence, Hutchinson) and key is None:
-        raise ValueError("divergence=Hutchinson(...) draws probes: pass key=jax.random.PRNGKey(...).")
+        raise ValueError(
+            "divergence=Hutchinson(...) draws probes: pass key=jax.random.PRNGKey(...)."
+        )
     key = jax.random.PRNGKey(0) if key is None else key  # unused by the exact divergence
     t0 = denoiser.schedule.t_min if t0 is None else t0
     args = (denoiser, divergence, float(t0), rtol, atol, prior_log_prob)

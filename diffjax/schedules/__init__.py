@@ -6,6 +6,7 @@ from diffjax.schedules.base import Schedule, ScheduleRecord, as_time
 from diffjax.schedules.diffusion import (
     EDM,
     VE,
+    BetaSchedule,
     Cosine,
     DiscreteDDPM,
     InterpolatedLogSNR,
@@ -18,6 +19,7 @@ from diffjax.schedules.flows import LipmanFM, RectifiedFlow, Trigonometric
 from diffjax.schedules.transforms import Shifted, ZeroTerminalSNR, flux_shift, shift_for_resolution
 
 __all__ = [
+    "BetaSchedule",
     "EDM",
     "VE",
     "Cosine",

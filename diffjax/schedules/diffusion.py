@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import math
 
@@ -11,13 +10,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax._checks import check_choice, check_positive
+from diffjax._checks import Choice, check_instance, check_positive
 from diffjax.schedules.base import Array, Schedule, as_time
 
-BETA_SCHEDULES = ("linear", "scaled_linear", "cosine")
+
+class BetaSchedule(Choice):
+    """How a T-step DDPM spaces its betas (see `discrete_log_alpha_bar`)."""
+
+    LINEAR = "linear"
+    SCALED_LINEAR = "scaled_linear"
+    COSINE = "cosine"
 
 
-class ReverseVariance(enum.Enum):
+class ReverseVariance(Choice):
     """The variance of the reverse step p(x_s | x_t) (Ho et al. 2020, sec. 3.2): the posterior's
     beta~ (FIXED_SMALL), the forward step's beta (FIXED_LARGE), or the learned interpolation of
     their logs (LEARNED_RANGE, Nichol & Dhariwal 2021, eq. 15; bound and hybrid loss only)."""
@@ -29,7 +34,11 @@ class ReverseVariance(enum.Enum):
 
 @functools.lru_cache(maxsize=32)
 def discrete_log_alpha_bar(
-    beta_schedule: str, num_timesteps: int, beta_start: float, beta_end: float, cosine_s: float
+    beta_schedule: BetaSchedule,
+    num_timesteps: int,
+    beta_start: float,
+    beta_end: float,
+    cosine_s: float,
 ) -> np.ndarray:
     """log abar_i = sum_{s<=i} log(1 - beta_s) for i = 0..T (abar_0 = 1), float64.
 
@@ -38,11 +47,11 @@ def discrete_log_alpha_bar(
     cosine: abar(t) = f(t)/f(0), f(t) = cos^2((t + s)/(1 + s) pi/2), betas clipped at 0.999
     (Nichol & Dhariwal 2021, eq. 17).
     """
-    check_choice("beta_schedule", beta_schedule, BETA_SCHEDULES)
+    check_instance("beta_schedule", beta_schedule, BetaSchedule)
     T = num_timesteps
-    if beta_schedule == "linear":
+    if beta_schedule is BetaSchedule.LINEAR:
         betas = np.linspace(beta_start, beta_end, T, dtype=np.float64)
-    elif beta_schedule == "scaled_linear":
+    elif beta_schedule is BetaSchedule.SCALED_LINEAR:
         betas = np.linspace(beta_start**0.5, beta_end**0.5, T, dtype=np.float64) ** 2
     else:
         f = np.cos((np.arange(T + 1) / T + cosine_s) / (1 + cosine_s) * np.pi / 2) ** 2
@@ -60,14 +69,14 @@ class DiscreteDDPM(Schedule):
     """
 
     num_timesteps: int = 1000
-    beta_schedule: str = "linear"
+    beta_schedule: BetaSchedule = BetaSchedule.LINEAR
     beta_start: float = 1e-4
     beta_end: float = 0.02
     cosine_s: float = 0.008
     t_min: float = None  # type: ignore[assignment]  # defaults to 1/T
 
     def __post_init__(self):
-        check_choice("beta_schedule", self.beta_schedule, BETA_SCHEDULES)
+        check_instance("beta_schedule", self.beta_schedule, BetaSchedule)
         if self.t_min is None:
             object.__setattr__(self, "t_min", 1.0 / self.num_timesteps)
         super().__post_init__()

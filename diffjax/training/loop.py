@@ -30,6 +30,44 @@ class Hook(NamedTuple):
     fn: Callable[[int, TrainState], dict | None]
 
 
+def _check_steps(max_in_flight: int, num_steps: int, per_call: int) -> None:
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be >= 1; got {max_in_flight}.")
+    if num_steps % per_call:
+        raise ValueError(
+            f"num_steps={num_steps} must be a multiple of the step function's "
+            f"steps_per_call={per_call}."
+        )
+
+
+def _next_batch(batches, per_call: int):
+    """The next batch, or per_call batches stacked on a new leading axis."""
+    if per_call == 1:
+        return next(batches)
+    group = [next(batches) for _ in range(per_call)]
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *group)
+
+
+class _Logger:
+    """Averages the metrics of a log interval (one device transfer) and writes them."""
+
+    def __init__(self, step: int, writer: MetricWriter | None, bar):
+        self.pending, self.t, self.step = [], time.perf_counter(), step
+        self.writer, self.bar = writer, bar
+
+    def log(self, step: int) -> None:
+        fetched = jax.device_get(self.pending)
+        scalars = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+        now = time.perf_counter()
+        scalars["steps_per_sec"] = (step - self.step) / (now - self.t)
+        self.pending, self.t, self.step = [], now, step
+        self.bar.set_postfix(
+            loss=f"{scalars['loss']:.4g}", steps_s=f"{scalars['steps_per_sec']:.1f}"
+        )
+        if self.writer is not None:
+            self.writer.write_scalars(step, scalars)
+
+
 def train(
     state: TrainState,
     step_fn: Callable,
@@ -52,14 +90,8 @@ def train(
     happen at the first call boundary at or after each interval. max_in_flight bounds the steps
     dispatched but not finished (the host waits for step s - max_in_flight before dispatching s).
     """
-    if max_in_flight < 1:
-        raise ValueError(f"max_in_flight must be >= 1; got {max_in_flight}.")
     per_call = getattr(step_fn, "steps_per_call", 1)
-    if num_steps % per_call:
-        raise ValueError(
-            f"num_steps={num_steps} must be a multiple of the step function's "
-            f"steps_per_call={per_call}."
-        )
+    _check_steps(max_in_flight, num_steps, per_call)
     if checkpointer is not None and checkpointer.latest_step() is not None:
         state, _ = checkpointer.restore(state)
     step = int(state.step)
@@ -68,27 +100,16 @@ def train(
     crossed = lambda every: step // every > (step - per_call) // every
     if writer is not None:
         writer.rewind(step)
-    bar = tqdm(
-        total=num_steps,
-        initial=step,
-        disable=not progress or jax.process_index() != 0,
-        dynamic_ncols=True,
-        mininterval=1.0,
-    )
-    pending, t_log, step_log = [], time.perf_counter(), step
-    in_flight = collections.deque()
+    quiet = not progress or jax.process_index() != 0
+    bar = tqdm(total=num_steps, initial=step, disable=quiet, dynamic_ncols=True, mininterval=1.0)
+    logger, in_flight = _Logger(step, writer, bar), collections.deque()
     batches = iter(batches_from(step))
     while step < num_steps:
         if checkpointer is not None and checkpointer.should_stop():
             break
-        if per_call == 1:
-            batch = next(batches)
-        else:
-            group = [next(batches) for _ in range(per_call)]
-            batch = jax.tree.map(lambda *leaves: np.stack(leaves), *group)
-        state, metrics = step_fn(state, batch)
+        state, metrics = step_fn(state, _next_batch(batches, per_call))
         step += per_call
-        pending.append(metrics)
+        logger.pending.append(metrics)
         in_flight.append(metrics)
         if len(in_flight) > max_in_flight:
             jax.block_until_ready(in_flight.popleft())
@@ -96,16 +117,7 @@ def train(
         if checkpointer is not None and crossed(checkpointer.every):
             checkpointer.save(step, state, force=True)
         if crossed(log_every) or step == num_steps:
-            fetched = jax.device_get(pending)  # one transfer per log interval
-            scalars = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
-            now = time.perf_counter()
-            scalars["steps_per_sec"] = (step - step_log) / (now - t_log)
-            pending, t_log, step_log = [], now, step
-            bar.set_postfix(
-                loss=f"{scalars['loss']:.4g}", steps_s=f"{scalars['steps_per_sec']:.1f}"
-            )
-            if writer is not None:
-                writer.write_scalars(step, scalars)
+            logger.log(step)
         for hook in hooks:
             if crossed(hook.every) or step == num_steps:
                 out = hook.fn(step, state)

@@ -23,6 +23,50 @@ def data_mesh(devices=None) -> Mesh:
     return Mesh(devices, ("data",))
 
 
+def optimizer_step(loss_fn: LossFn, optimizer, ema: float, ema_warmup: bool):
+    """step(state, batch) -> (state, metrics): one optimizer step on the batch-mean loss, the
+    EMA of the parameters, the key of step k being fold_in(state.key, k)."""
+
+    def step(state: TrainState, batch):
+        key = jax.random.fold_in(state.key, state.step)
+
+        def mean_loss(params):
+            return jnp.mean(loss_fn(params, batch, key))
+
+        loss, grads = jax.value_and_grad(mean_loss)(state.params)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes int counts and float rates
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        d = ema_decay(state.step, ema, ema_warmup)
+        ema_params = jax.tree.map(lambda e, p: d * e + (1 - d) * p, state.ema_params, params)
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+        return TrainState(params, ema_params, opt_state, state.step + 1, state.key), metrics
+
+    return step
+
+
+def _scanned(step):
+    """k optimizer steps in one lax.scan over k stacked batches, metrics averaged."""
+
+    def multi_step(state: TrainState, batches):
+        state, metrics = jax.lax.scan(step, state, batches)
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    return multi_step
+
+
+def _global_batch(batch, sharded: NamedSharding):
+    """With several processes each host passes its rows (numpy): the global arrays."""
+    if jax.process_count() == 1:
+        return batch
+    to_global = lambda x: (
+        x
+        if isinstance(x, jax.Array)
+        else jax.make_array_from_process_local_data(sharded, np.asarray(x))
+    )
+    return jax.tree.map(to_global, batch)
+
+
 def make_train_step(
     loss_fn: LossFn,
     optimizer: optax.GradientTransformation,
@@ -46,31 +90,8 @@ def make_train_step(
     mesh = mesh or data_mesh()
     replicated = NamedSharding(mesh, P())
     sharded = NamedSharding(mesh, P(None, "data") if steps_per_call > 1 else P("data"))
-
-    def step(state: TrainState, batch):
-        key = jax.random.fold_in(state.key, state.step)
-
-        def mean_loss(params):
-            return jnp.mean(loss_fn(params, batch, key))
-
-        loss, grads = jax.value_and_grad(mean_loss)(state.params)
-        with jax.numpy_dtype_promotion("standard"):  # optax mixes int counts and float rates
-            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        d = ema_decay(state.step, ema, ema_warmup)
-        ema_params = jax.tree.map(lambda e, p: d * e + (1 - d) * p, state.ema_params, params)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
-        return TrainState(params, ema_params, opt_state, state.step + 1, state.key), metrics
-
-    def multi_step(state: TrainState, batches):
-        state, metrics = jax.lax.scan(step, state, batches)
-        return state, jax.tree.map(jnp.mean, metrics)
-
-    body = step if steps_per_call == 1 else multi_step
-
-    def batch_sharding(batch):
-        return jax.tree.map(lambda _: sharded, batch)
-
+    step = optimizer_step(loss_fn, optimizer, ema, ema_warmup)
+    body = step if steps_per_call == 1 else _scanned(step)
     jitted = {}
 
     def jit_for(batch):
@@ -78,7 +99,7 @@ def make_train_step(
         if struct not in jitted:
             jitted[struct] = jax.jit(
                 body,
-                in_shardings=(replicated, batch_sharding(batch)),
+                in_shardings=(replicated, jax.tree.map(lambda _: sharded, batch)),
                 out_shardings=(replicated, replicated),
                 donate_argnums=(0,),
             )
@@ -86,15 +107,7 @@ def make_train_step(
 
     def run(state: TrainState, batch):
         """batch: global arrays, or with several processes this host's rows (numpy)."""
-        if jax.process_count() > 1:
-            batch = jax.tree.map(
-                lambda x: (
-                    x
-                    if isinstance(x, jax.Array)
-                    else jax.make_array_from_process_local_data(sharded, np.asarray(x))
-                ),
-                batch,
-            )
+        batch = _global_batch(batch, sharded)
         return jit_for(batch)(state, batch)
 
     run.mesh = mesh

@@ -1,0 +1,96 @@
+"""Every parameterisation x every process x every sampler composes through the one Denoiser.
+
+For each (parameterisation, process): a Denoiser around a small Flax MLP, one real train step
+of the process's loss (denoising for diffusion processes, flow matching for flow paths), then
+every sampler from the trained parameters for a few steps: finite samples of the right shape.
+No adapter code: the same object goes into the loss, the train step and every sampler.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffjax import Denoiser, FlaxNetwork, resolve
+from diffjax import losses as L
+from diffjax import samplers as SA
+from diffjax import schedules as S
+from diffjax.models import EDMNoiseInput, TimeInput
+from diffjax.networks import MLP
+from diffjax.parameterisations import EDMPreconditioned
+from diffjax.training import init_train_state, make_optimizer, make_train_step
+
+DIFFUSIONS = {
+    "ddpm": S.DiscreteDDPM(num_timesteps=100),
+    "vp": S.VPLinear(),
+    "cosine": S.Cosine(),
+    "edm": S.EDM(),
+    "ve": S.VE(),
+}
+FLOWS = {name: resolve.path(name) for name in resolve.PATHS}
+PROCESSES = [*DIFFUSIONS, *(f"flow:{name}" for name in FLOWS)]
+SAMPLERS = [resolve.sampler(name) for name in resolve.SAMPLERS]
+
+
+def build(parameterisation: str, process: str):
+    """(denoiser, loss) of the pair: the loss of the process on the one denoiser."""
+    p = resolve.parameterisation(parameterisation)
+    conditioning = EDMNoiseInput() if isinstance(p, EDMPreconditioned) else TimeInput()
+    network = FlaxNetwork(MLP(width=16, depth=2))
+    if process.startswith("flow:"):
+        path = FLOWS[process.removeprefix("flow:")]
+        den = Denoiser(network, path.schedule, p, conditioning)
+        return den, L.flow_matching_loss(den, path)
+    den = Denoiser(network, DIFFUSIONS[process], p, conditioning)
+    return den, L.denoising_loss(den, weighting=L.SNRWeighting())
+
+
+def train_one_step(den, loss):
+    """Trained parameters after one real step (which must change them)."""
+    key = jax.random.PRNGKey(0)
+    data = jax.random.normal(key, (32, 2), jnp.float32) * 0.5
+    params = den.init(key, data[:1])
+    before = jax.tree.map(jnp.copy, params)  # the step donates the state
+    opt = make_optimizer("adam", 1e-3)
+    step = make_train_step(loss, opt, ema=0.0, ema_warmup=False)
+    state, metrics = step(init_train_state(params, opt, key), {"data": data})
+    assert np.isfinite(float(metrics["loss"]))
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), before, state.params)
+    assert any(jax.tree.leaves(moved)), "the train step did not change the parameters"
+    return state.params
+
+
+def sample_finite(den, params, sampler, label):
+    x = SA.prior_sample(jax.random.PRNGKey(1), (8, 2), den.schedule, dtype=jnp.float32)
+    grid = SA.time_grid(den.schedule, 3)
+    out = SA.sample(den, x, grid, sampler, key=jax.random.PRNGKey(2), params=params)
+    assert out.samples.shape == (8, 2) and out.samples.dtype == jnp.float32
+    assert np.all(np.isfinite(np.asarray(out.samples))), (label, sampler)
+
+
+PAIRS = [(p, q) for p in resolve.PARAMETERISATIONS for q in PROCESSES]
+
+
+@pytest.mark.parametrize("index", range(len(PAIRS)), ids=lambda i: "-".join(PAIRS[i]))
+def test_every_pair_trains_and_samples(index):
+    """Each (parameterisation, process) trains one step and samples with two samplers, taken in
+    turn so that every loop sampler meets every parameterisation on a trained model, and each
+    process several samplers (test_samplers' contract runs every sampler x parameterisation x
+    schedule kind on untrained networks; the full factorial is the slow test below, ~15 min
+    on 2 cores: `pytest -m slow tests/test_composition.py`)."""
+    den, loss = build(*PAIRS[index])
+    params = train_one_step(den, loss)
+    loop = [s for s in SAMPLERS if not isinstance(s, SA.Adaptive)]
+    p, q = divmod(index, len(PROCESSES))
+    for slot in (2 * q, 2 * q + 1):
+        sample_finite(den, params, loop[(slot + 3 * p) % len(loop)], PAIRS[index])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("process", PROCESSES)
+@pytest.mark.parametrize("parameterisation", list(resolve.PARAMETERISATIONS))
+def test_full_factorial(parameterisation, process):
+    den, loss = build(parameterisation, process)
+    params = train_one_step(den, loss)
+    for sampler in SAMPLERS:
+        sample_finite(den, params, sampler, (parameterisation, process))
