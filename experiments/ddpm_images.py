@@ -39,7 +39,9 @@ from diffjax.training import (
     read_metrics,
     train,
 )
+from experiments import validate as check
 from experiments.launch import resolved
+from experiments.workdir import open_workdir
 
 
 def build(config):
@@ -172,14 +174,31 @@ def _evaluate(config, workdir, denoiser, sampler, params, train_src, eval_src, i
     return results
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-    os.makedirs(workdir, exist_ok=True)
+def validate(config) -> None:
+    """Every value checked before any work (the key is named in the error)."""
+    check.positive_int(config, "batch_size", "num_steps", "quick_steps", "log_every")
+    check.positive_int(config, "checkpoint_every", "sample_every", "quick_num_samples")
+    check.positive_int(config, "eval.num_samples", "diffusion.num_timesteps")
+    check.positive(config, "optim.learning_rate", "optim.grad_clip")
+    check.non_negative(config, "optim.warmup_steps")
+    check.fraction(config, "optim.ema", "model.dropout")
+
+
+def train_and_evaluate(config, workdir: str, *, fresh: bool = False) -> dict:
+    validate(config)
+    build(config)  # every component resolves before the workdir is touched
+    with open_workdir(config, workdir, fresh=fresh):
+        return _run(config, workdir)
+
+
+def _run(config, workdir: str) -> dict:
     # loaded first: a wrong weights path fails now, not after hours of training
     weights = config.eval.inception_weights
     inception = load_inception_fid(weights) if weights else None
     _, denoiser, sampler = build(config)
     train_src = image_source(config.dataset, "train", data_dir=config.data_dir)
     eval_src = image_source(config.dataset, config.eval_split, data_dir=config.data_dir)
+    check.at_most(config, "batch_size", len(train_src), f"the {len(train_src)} training images")
     writer = MetricWriter(workdir)
     state, train_time, num_params = _fit(config, workdir, denoiser, sampler, train_src, writer)
     scores = _evaluate(
@@ -203,8 +222,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
     writer.close()
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json(indent=2))
     return results
 
 

@@ -38,7 +38,9 @@ from diffjax.training import (
     read_metrics,
     train,
 )
+from experiments import validate as check
 from experiments.launch import resolved
+from experiments.workdir import open_workdir
 
 
 def _datasets(config):
@@ -111,8 +113,10 @@ def build(config):
         if config.epsilon is not None:
             spec["epsilon"] = config.epsilon
         path = dataclasses.replace(path, coupling=resolved("coupling", resolve.coupling, spec))
-    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches
-    host_ot = config.couple_on_host and isinstance(path.coupling, ExactOT)
+    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches; on
+    # several devices always (a host callback inside a multi-device step deadlocks XLA:CPU)
+    several = jax.device_count() > 1
+    host_ot = (config.couple_on_host or several) and isinstance(path.coupling, ExactOT)
     if host_ot:
         path = dataclasses.replace(path, coupling=Independent())
     model = MLP(width=config.width, depth=config.depth)
@@ -180,13 +184,35 @@ def _train_with_reflow(config, workdir, denoiser, path, host_ot, params, key, da
     return params, train_time
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
+def validate(config) -> None:
+    """Every value checked before any work (the key is named in the error)."""
     if config.task not in TASKS:
         raise ValueError(f"config.task={config.task!r} is not one of {sorted(TASKS)}.")
     if config.reflow and config.method != "rf":
         raise ValueError(f"config.reflow={config.reflow} needs config.method='rf'.")
+    check.positive_int(config, "num_train", "num_test", "quick_num_test", "batch_size")
+    check.positive_int(config, "epochs", "quick_epochs", "width", "depth", "euler_steps")
+    check.positive_int(config, "checkpoint_every", "log_every", "steps_per_call")
+    check.positive(config, "learning_rate")
+    check.non_negative(config, "weight_decay", "reflow")
+    check.at_most(config, "batch_size", config.num_train, "config.num_train")
+    epochs = config.quick_epochs if config.quick else config.epochs
+    total = epochs * (config.num_train // config.batch_size)
+    if total % config.steps_per_call:
+        raise check.ConfigError(
+            f"config.steps_per_call={config.steps_per_call} must divide the {total} steps."
+        )
+
+
+def train_and_evaluate(config, workdir: str, *, fresh: bool = False) -> dict:
+    validate(config)
+    build(config)  # every component resolves before the workdir is touched
+    with open_workdir(config, workdir, fresh=fresh):
+        return _run(config, workdir)
+
+
+def _run(config, workdir: str) -> dict:
     path, denoiser, host_ot = build(config)
-    os.makedirs(workdir, exist_ok=True)
     src_train, tgt_train, src_test, tgt_test = _datasets(config)
     key = jax.random.PRNGKey(config.seed)
     params = denoiser.init(key, jnp.zeros((1, 2), jnp.float32))
@@ -215,8 +241,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
     }
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json(indent=2))
     rounds = f" + {config.reflow} reflow" if config.reflow else ""
     title = (
         f"{config.method}{rounds} {config.task}: W2 {results['w2']:.3f}, NPE {results['npe']:.3f}"

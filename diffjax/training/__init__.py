@@ -1,7 +1,7 @@
 """Training: train state, optimizer, a jitted data-parallel train step, checkpoints, the loop."""
 
 from diffjax.training.checkpoint import Checkpointer
-from diffjax.training.loop import Hook, train
+from diffjax.training.loop import Hook, TrainingDiverged, train
 from diffjax.training.metric_writer import MetricWriter, read_metrics
 from diffjax.training.state import TrainState, ema_decay, init_train_state, make_optimizer
 from diffjax.training.step import data_mesh, make_train_step
@@ -11,6 +11,7 @@ __all__ = [
     "Hook",
     "MetricWriter",
     "TrainState",
+    "TrainingDiverged",
     "data_mesh",
     "ema_decay",
     "init_train_state",

@@ -6,7 +6,9 @@ continuing reproduces the uninterrupted run bit for bit.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 
 import jax
@@ -34,7 +36,9 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def save(self, step: int, state, meta: dict | None = None, *, force: bool = False) -> bool:
-        """Saves when step is on the interval (or force); returns whether it saved."""
+        """Saves when step is on the interval (or force); returns whether it saved. Refuses at
+        once, with the sizes, when the disk cannot hold the checkpoint."""
+        check_free_space(str(self.manager.directory), state)
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta or {})
         )
@@ -65,3 +69,17 @@ class Checkpointer:
     def close(self):
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def check_free_space(directory: str, state, margin: float = 1.2) -> None:
+    """Raises OSError(ENOSPC) naming the directory when it has less free space than `margin`
+    times the state's bytes (orbax's own error surfaces a save later, asynchronously)."""
+    needed = margin * sum(getattr(leaf, "nbytes", 0) for leaf in jax.tree.leaves(state))
+    os.makedirs(directory, exist_ok=True)
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise OSError(
+            errno.ENOSPC,
+            f"no room for a checkpoint in {directory}: {free / 1e6:.1f} MB free, "
+            f"{needed / 1e6:.1f} MB needed. Free disk space and rerun to resume.",
+        )

@@ -48,15 +48,41 @@ def _next_batch(batches, per_call: int):
     return jax.tree.map(lambda *leaves: np.stack(leaves), *group)
 
 
-class _Logger:
-    """Averages the metrics of a log interval (one device transfer) and writes them."""
+class TrainingDiverged(FloatingPointError):
+    """A non-finite loss: training stops before the state is checkpointed or evaluated."""
 
-    def __init__(self, step: int, writer: MetricWriter | None, bar):
+
+class _Logger:
+    """Averages the metrics of a log interval (one device transfer) and writes them; a
+    non-finite loss raises TrainingDiverged naming the step and the last good checkpoint."""
+
+    def __init__(self, step: int, writer: MetricWriter | None, bar, checkpointer=None):
         self.pending, self.t, self.step = [], time.perf_counter(), step
-        self.writer, self.bar = writer, bar
+        self.writer, self.bar, self.checkpointer = writer, bar, checkpointer
+
+    def check_finite(self, step: int, fetched=None) -> None:
+        """Raises if any loss since the last log is NaN or infinite (called before saves)."""
+        fetched = jax.device_get(self.pending) if fetched is None else fetched
+        losses = np.asarray([m["loss"] for m in fetched], np.float64)
+        if np.all(np.isfinite(losses)):
+            return
+        per_call = (step - self.step) // len(losses)
+        first = self.step + (int(np.argmax(~np.isfinite(losses))) + 1) * per_call
+        ckpt = self.checkpointer
+        last = None if ckpt is None else ckpt.latest_step()
+        where = (
+            f"the last good checkpoint is step {last} in {ckpt.manager.directory}"
+            if last is not None
+            else "no checkpoint was saved"
+        )
+        raise TrainingDiverged(
+            f"training diverged: non-finite loss by step {first} (checked at step {step}); "
+            f"{where}. Nothing was evaluated or written; lower the learning rate, or resume."
+        )
 
     def log(self, step: int) -> None:
         fetched = jax.device_get(self.pending)
+        self.check_finite(step, fetched)
         scalars = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
         now = time.perf_counter()
         scalars["steps_per_sec"] = (step - self.step) / (now - self.t)
@@ -102,7 +128,7 @@ def train(
         writer.rewind(step)
     quiet = not progress or jax.process_index() != 0
     bar = tqdm(total=num_steps, initial=step, disable=quiet, dynamic_ncols=True, mininterval=1.0)
-    logger, in_flight = _Logger(step, writer, bar), collections.deque()
+    logger, in_flight = _Logger(step, writer, bar, checkpointer), collections.deque()
     batches = iter(batches_from(step))
     while step < num_steps:
         if checkpointer is not None and checkpointer.should_stop():
@@ -114,10 +140,13 @@ def train(
         if len(in_flight) > max_in_flight:
             jax.block_until_ready(in_flight.popleft())
         bar.update(per_call)
-        if checkpointer is not None and crossed(checkpointer.every):
-            checkpointer.save(step, state, force=True)
         if crossed(log_every) or step == num_steps:
             logger.log(step)
+        if checkpointer is not None and crossed(checkpointer.every):
+            logger.check_finite(step)
+            checkpointer.save(step, state, force=True)
+            if writer is not None:  # a kill loses no metrics up to a checkpoint
+                writer.flush()
         for hook in hooks:
             if crossed(hook.every) or step == num_steps:
                 out = hook.fn(step, state)
@@ -125,6 +154,8 @@ def train(
                     writer.write_scalars(step, out)
     bar.close()
     if checkpointer is not None and checkpointer.latest_step() != step:
+        if logger.pending:
+            logger.check_finite(step)
         checkpointer.save(step, state, {"finished": step >= num_steps}, force=True)
     if writer is not None:
         writer.flush()

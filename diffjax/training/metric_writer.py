@@ -28,10 +28,9 @@ class MetricWriter:
         if not self.enabled:
             return
         if os.path.exists(self.path):
-            with open(self.path) as f:
-                kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+            kept = [r for r in read_metrics(os.path.dirname(self.path)) if r["step"] <= step]
             with open(self.path, "w") as f:
-                f.writelines(kept)
+                f.writelines(json.dumps(r) + "\n" for r in kept)
         if self.tensorboard:
             self._open_tb(purge_step=step + 1 if step else None)
 
@@ -62,6 +61,7 @@ class MetricWriter:
             self._tb.add_image(name, image, int(step), dataformats="HWC")
 
     def flush(self) -> None:
+        """TensorBoard events to disk (the JSONL is closed after every record)."""
         if self._tb is not None:
             self._tb.flush()
 
@@ -72,9 +72,18 @@ class MetricWriter:
 
 
 def read_metrics(workdir: str) -> list[dict]:
-    """The records of <workdir>/metrics.jsonl, in order ([] if there is none)."""
+    """The records of <workdir>/metrics.jsonl, in order ([] if there is none). A damaged last
+    line (a record cut short by a kill) is dropped; a damaged line before it is an error."""
     path = os.path.join(workdir, "metrics.jsonl")
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        lines = [line for line in f if line.strip()]
+    records = []
+    for n, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if n != len(lines) - 1:
+                raise ValueError(f"{path}: line {n + 1} is not a JSON record.") from None
+    return records

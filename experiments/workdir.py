@@ -1,0 +1,106 @@
+"""A workdir that cannot lie: one process at a time, and only the config that made it.
+
+`open_workdir(config, workdir)` takes an exclusive lock (a second process on the same workdir
+fails at once, naming the holder) and records the resolved config in `config.json`; a later run
+with a different config stops with the keys that differ. To start afresh, delete the workdir
+(or pass `--fresh` to the launcher, which does it under the lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+
+LOCK = ".lock"
+RECORD = "config.json"
+
+
+class WorkdirError(RuntimeError):
+    """The workdir is held by another process, or was made by another config."""
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{'a': {'b': 1}} -> {'a.b': 1}; tuples become lists (as JSON stores them)."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def config_dict(config) -> dict:
+    return json.loads(config.to_json()) if hasattr(config, "to_json") else dict(config)
+
+
+def differing_keys(recorded: dict, current: dict) -> list[str]:
+    """'key: recorded -> current' for every key whose value differs (or exists on one side)."""
+    a, b = flatten(recorded), flatten(current)
+    return [
+        f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k, object()) != b.get(k, object())
+    ]
+
+
+def _acquire(workdir: str):
+    handle = open(os.path.join(workdir, LOCK), "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise WorkdirError(
+            f"workdir {workdir} is in use by {holder}; wait or pick another."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}")
+    handle.flush()
+    return handle
+
+
+def _check_record(workdir: str, current: dict) -> None:
+    path = os.path.join(workdir, RECORD)
+    if os.path.exists(path):
+        with open(path) as f:
+            recorded = json.load(f)
+        diff = differing_keys(recorded, current)
+        if diff:
+            raise WorkdirError(
+                f"workdir {workdir} was made by another config; differing keys:\n  "
+                + "\n  ".join(diff)
+                + "\nRerun with the recorded config to resume, or start afresh with --fresh "
+                "(or delete the workdir)."
+            )
+        return
+    with open(path + ".tmp", "w") as f:
+        json.dump(current, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+@contextlib.contextmanager
+def open_workdir(config, workdir: str, *, fresh: bool = False):
+    """Locks `workdir` and checks (or writes) its config record for the duration of a run."""
+    os.makedirs(workdir, exist_ok=True)
+    handle = _acquire(workdir)
+    try:
+        if fresh:
+            for name in os.listdir(workdir):
+                if name != LOCK:
+                    target = os.path.join(workdir, name)
+                    shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+        _check_record(workdir, config_dict(config))
+        yield workdir
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
