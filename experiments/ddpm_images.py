@@ -41,7 +41,7 @@ from diffjax.training import (
 )
 from experiments import validate as check
 from experiments.launch import resolved
-from experiments.workdir import open_workdir
+from experiments.workdir import guarded
 
 
 def build(config):
@@ -184,13 +184,6 @@ def validate(config) -> None:
     check.fraction(config, "optim.ema", "model.dropout")
 
 
-def train_and_evaluate(config, workdir: str, *, fresh: bool = False) -> dict:
-    validate(config)
-    build(config)  # every component resolves before the workdir is touched
-    with open_workdir(config, workdir, fresh=fresh):
-        return _run(config, workdir)
-
-
 def _run(config, workdir: str) -> dict:
     # loaded first: a wrong weights path fails now, not after hours of training
     weights = config.eval.inception_weights
@@ -244,6 +237,9 @@ def _digits_metrics(samples, heldout, train_src) -> dict:
         "classifier_heldout_accuracy": accuracy,
         "sample_class_fractions": (counts / counts.sum()).round(4).tolist(),
     }
+
+
+train_and_evaluate = guarded(validate, build, _run)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from diffjax.training import (
 )
 from experiments import validate as check
 from experiments.launch import resolved
-from experiments.workdir import open_workdir
+from experiments.workdir import guarded
 
 
 def _datasets(config):
@@ -204,13 +204,6 @@ def validate(config) -> None:
         )
 
 
-def train_and_evaluate(config, workdir: str, *, fresh: bool = False) -> dict:
-    validate(config)
-    build(config)  # every component resolves before the workdir is touched
-    with open_workdir(config, workdir, fresh=fresh):
-        return _run(config, workdir)
-
-
 def _run(config, workdir: str) -> dict:
     path, denoiser, host_ot = build(config)
     src_train, tgt_train, src_test, tgt_test = _datasets(config)
@@ -247,6 +240,9 @@ def _run(config, workdir: str) -> dict:
     )
     plot_trajectories_2d(os.path.join(workdir, "samples.png"), traj, tgt_test, title)
     return results
+
+
+train_and_evaluate = guarded(validate, build, _run)
 
 
 if __name__ == "__main__":

@@ -104,3 +104,17 @@ def open_workdir(config, workdir: str, *, fresh: bool = False):
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def guarded(validate, build, run):
+    """train_and_evaluate(config, workdir, *, fresh=False) of an experiment: its config values
+    checked and its components resolved before the workdir is touched, then `run` under the
+    workdir's lock and config record."""
+
+    def train_and_evaluate(config, workdir: str, *, fresh: bool = False) -> dict:
+        validate(config)
+        build(config)
+        with open_workdir(config, workdir, fresh=fresh):
+            return run(config, workdir)
+
+    return train_and_evaluate
