@@ -94,6 +94,14 @@ class _Logger:
             self.writer.write_scalars(step, scalars)
 
 
+def _run_hooks(hooks, crossed, step: int, num_steps: int, state, writer) -> None:
+    for hook in hooks:
+        if crossed(hook.every) or step == num_steps:
+            out = hook.fn(step, state)
+            if writer is not None and out:
+                writer.write_scalars(step, out)
+
+
 def train(
     state: TrainState,
     step_fn: Callable,
@@ -147,11 +155,7 @@ def train(
             checkpointer.save(step, state, force=True)
             if writer is not None:  # a kill loses no metrics up to a checkpoint
                 writer.flush()
-        for hook in hooks:
-            if crossed(hook.every) or step == num_steps:
-                out = hook.fn(step, state)
-                if writer is not None and out:
-                    writer.write_scalars(step, out)
+        _run_hooks(hooks, crossed, step, num_steps, state, writer)
     bar.close()
     if checkpointer is not None and checkpointer.latest_step() != step:
         if logger.pending:
