@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
 import jax
-import jax.numpy as jnp
 
 from diffjax.schedules import Schedule, ScheduleRecord
 
@@ -89,7 +88,3 @@ def velocity(ctx: StepContext, x: Array, t: Array) -> Array:
 
 def noise_like(key: Array, x: Array) -> Array:
     return jax.random.normal(key, x.shape, x.dtype)
-
-
-def is_zero(a: Array) -> Array:
-    return jnp.asarray(a) == 0

@@ -94,6 +94,11 @@ class _Logger:
             self.writer.write_scalars(step, scalars)
 
 
+def _progress_bar(total: int, initial: int, progress: bool):
+    quiet = not progress or jax.process_index() != 0
+    return tqdm(total=total, initial=initial, disable=quiet, dynamic_ncols=True, mininterval=1.0)
+
+
 def _run_hooks(hooks, crossed, step: int, num_steps: int, state, writer) -> None:
     for hook in hooks:
         if crossed(hook.every) or step == num_steps:
@@ -117,12 +122,11 @@ def train(
 ) -> tuple[TrainState, bool]:
     """Trains from the latest checkpoint (or `state`) up to `num_steps`; returns (state, finished).
 
-    batches_from(k) iterates the batches of steps k, k + 1, ... (a function of (seed, step), so a
-    resumed run sees the same batches). finished is False when SIGTERM stopped the run (after a
-    save); rerunning resumes it. A step_fn with steps_per_call = k > 1 (see make_train_step) gets
-    k batches stacked per call; num_steps must be a multiple of k, and checkpoints, logs and hooks
-    happen at the first call boundary at or after each interval. max_in_flight bounds the steps
-    dispatched but not finished (the host waits for step s - max_in_flight before dispatching s).
+    batches_from(k) iterates the batches of steps k, k + 1, ... (a function of (seed, step)).
+    finished is False when SIGTERM stopped the run (after a save). A step_fn with steps_per_call
+    = k > 1 gets k stacked batches per call (num_steps a multiple of k; checkpoints, logs and
+    hooks at the first call boundary past each interval). max_in_flight bounds the steps
+    dispatched but not finished. A non-finite loss raises TrainingDiverged before any save.
     """
     per_call = getattr(step_fn, "steps_per_call", 1)
     _check_steps(max_in_flight, num_steps, per_call)
@@ -134,8 +138,7 @@ def train(
     crossed = lambda every: step // every > (step - per_call) // every
     if writer is not None:
         writer.rewind(step)
-    quiet = not progress or jax.process_index() != 0
-    bar = tqdm(total=num_steps, initial=step, disable=quiet, dynamic_ncols=True, mininterval=1.0)
+    bar = _progress_bar(num_steps, step, progress)
     logger, in_flight = _Logger(step, writer, bar, checkpointer), collections.deque()
     batches = iter(batches_from(step))
     while step < num_steps:
