@@ -1,49 +1,46 @@
 """[SF]2M Table 2 (Tong et al., AISTATS 2024): conditional flow matching on 2-D tasks.
 
-Launch: python -m experiments.flow2d --config configs/flow2d.py --workdir runs/flow2d
-Overrides: --config.method=icfm --config.task=gaussian_to_moons --config.seed=43
-OT-CFM with an entropic coupling on the device: --config.coupling=sinkhorn --config.epsilon=2.0
-Rectified flow with one reflow round (the paper's RF row): --config.method=rf --config.reflow=1
-Quick (the README's main job, ~1-2 min on 2 CPU cores): --config.quick=True
-Full protocol per (method, task, seed): 1000 epochs of 10k points at batch 512 (~20k steps),
-100 Euler steps, exact W2 on 10k vs 10k test points; on this 2-core CPU I-CFM / FM / RF take 1-4
-min, SB-CFM 3-5 min, OT-CFM 10-25 min (POT's exact assignment at every step). Published W2 (OT-CFM / I-CFM), N->8gaussians:
-0.303+-0.043 / 0.373+-0.103; N->moons 0.130+-0.016 / 0.178+-0.014 (see shared REFERENCES).
+    python -m experiments.generative --config configs/flow2d.py --workdir runs/flow2d
+    --config.process.path=icfm --config.data.name=2d:gaussian_to_moons --config.seed=43
+    OT-CFM with an entropic coupling: --config.process.coupling='sinkhorn(epsilon=2.0)'
+    RF with one reflow round (the paper's RF row): --config.process.path=rf --config.train.reflow=1
+Protocol per (method, task, seed): 1000 epochs of 10k points at batch 512 (19k steps), 3 x 64 SELU
+MLP, AdamW 1e-3 / 1e-5, 100 Euler steps on the closed [0, 1] from the test source, exact W2 on 10k
+vs 10k test points. On this 2-core CPU I-CFM / FM / RF take 1-4 min, SB-CFM 3-5, OT-CFM 10-25.
+Expected (OT-CFM, N -> 8gaussians, 5 seeds): W2 0.281 +- 0.050 (paper 0.303 +- 0.043), NPE ~0.01.
+Variants:
+  :quick  the README's demo, 60 epochs, 2k test points: ~1-2 min here; W2 0.439, NPE 0.025
+  :tiny   1 epoch of 1024 points, 256 test points, 5 Euler steps: seconds (the tests run it)
+The table of every method and task is a study: experiments/studies/flow2d_table.py.
 """
 
-import ml_collections
+from configs import common
 
 
-def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.method = "otcfm"  # icfm | otcfm | sbcfm | fm | rf
-    c.task = "gaussian_to_8gaussians"  # see diffjax.data.TASKS
-    # None: the preset's own (Tong et al.: 0.1, and 1.0 for sbcfm; rf has none)
-    c.sigma = ml_collections.config_dict.placeholder(float)
+def _quick(c):
+    c.train.epochs = 60
+    c.data.num_test = 2000
+
+
+def _tiny(c):
+    c.train.epochs = 1
+    c.data.num_train = 1024
+    c.data.num_test = 256
+    c.sample.num_steps = 5
+
+
+def get_config(arg: str = ""):
+    c = common.base()
+    c.name = "otcfm"
     c.seed = 42
-    c.num_train = 10_000
-    c.num_test = 10_000
-    c.batch_size = 512
-    c.epochs = 1000
-    c.learning_rate = 1e-3
-    c.weight_decay = 1e-5
-    c.width = 64
-    c.depth = 3
-    c.euler_steps = 100
-    c.coupling = ml_collections.config_dict.placeholder(
-        str
-    )  # None: the method's own; or 'sinkhorn'
-    c.epsilon = ml_collections.config_dict.placeholder(float)  # Sinkhorn regularisation (absolute)
-    c.reflow = 0  # rf only: reflow rounds after the first training (1: the 2-rectified flow)
-    c.couple_on_host = False  # otcfm: exact OT in the input pipeline (needed on several devices)
-    c.steps_per_call = (
-        1  # >1: that many optimizer steps per dispatch (lax.scan); must divide the total
-    )
-    c.checkpoint_every = 1000  # steps; also saved at the end and on SIGTERM
-    c.log_every = 100  # steps between metrics.jsonl / TensorBoard records
-    c.progress = True  # tqdm bar
-    c.quick = False  # shrinks the job for smoke tests and the README demo
-    c.quick_epochs = 60
-    c.quick_num_test = 2000
-    c.lock()
-    return c
+    c.data.name = "2d:gaussian_to_8gaussians"
+    c.process.path = "otcfm"
+    c.objective.loss = "flow_matching"
+    c.objective.parameterisation = "velocity"
+    c.train.epochs = 1000
+    c.sample.sampler = "euler"
+    c.sample.num_steps = 100
+    c.sample.t_end = 0.0
+    c.sample.clip_time = False
+    c.eval.metrics = ("w2", "npe")
+    return common.variant(c, arg, {"quick": _quick, "tiny": _tiny})

@@ -48,3 +48,10 @@ def _get(config, key: str):
     for part in key.split("."):
         node = getattr(node, part)
     return node
+
+
+def optional(config, check, *keys: str) -> None:
+    """check(config, key) for each key whose value is not None (an unset placeholder)."""
+    for key in keys:
+        if _get(config, key) is not None:
+            check(config, key)

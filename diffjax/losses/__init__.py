@@ -17,7 +17,12 @@ from diffjax.losses._couplings import (
     sinkhorn_plan,
     squared_distances,
 )
-from diffjax.losses._denoising import LossFn, denoising_loss, weighted_denoising_error
+from diffjax.losses._denoising import (
+    LossFn,
+    denoising_loss,
+    weighted_denoising_error,
+    with_label_dropout,
+)
 from diffjax.losses._flow_matching import flow_matching_loss, sf2m_loss
 from diffjax.losses._path import (
     BridgeNoise,
@@ -113,4 +118,5 @@ __all__ = [
     "squared_distances",
     "vlb_term",
     "weighted_denoising_error",
+    "with_label_dropout",
 ]

@@ -84,3 +84,22 @@ def denoising_loss(
         )
 
     return loss
+
+
+def with_label_dropout(loss_fn: LossFn, rate: float, null_label: int) -> LossFn:
+    """Classifier-free guidance training (Ho & Salimans 2022): each example's label is replaced
+    by `null_label` (the network's 'no label' index) with probability `rate`, drawn from a key
+    split off the step's key; the wrapped loss gets the other half."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must lie in [0, 1); got {rate!r}.")
+
+    def loss(params, batch, key: Array) -> Array:
+        if "cond" not in batch:
+            raise ValueError("with_label_dropout needs batch['cond'] (integer labels).")
+        k_drop, key = jax.random.split(key)
+        cond = batch["cond"]
+        dropped = jax.random.bernoulli(k_drop, rate, jnp.shape(cond))
+        cond = jnp.where(dropped, jnp.asarray(null_label, jnp.asarray(cond).dtype), cond)
+        return loss_fn(params, {**batch, "cond": cond}, key)
+
+    return loss

@@ -22,17 +22,25 @@ def selu(x):
 class MLP(nn.Module):
     """f(x, t) = Dense(out) o (act o Dense(width))^depth applied to [x, t] (t as one extra input).
 
-    Args of __call__: x (batch, d), t (batch,), cond unused (kept for the denoiser signature).
+    Args of __call__: x (batch, d), t (batch,), cond (batch,) integer labels when num_classes is
+    set (a learned embedding of width `width` joins the input; the extra row num_classes means
+    'no label', for label dropout and classifier-free guidance), else unused.
     """
 
     width: int = 64
     depth: int = 3
     out_dim: int | None = None  # defaults to x's last dimension
     activation: Callable = selu
+    num_classes: int | None = None
 
     @nn.compact
     def __call__(self, x, t, cond=None):
         h = jnp.concatenate([x, t[:, None].astype(x.dtype)], axis=-1)
+        if self.num_classes is not None:
+            if cond is None:
+                raise ValueError("this MLP is class-conditional: pass cond (integer labels).")
+            label = nn.Embed(self.num_classes + 1, self.width)(cond).astype(x.dtype)
+            h = jnp.concatenate([h, label], axis=-1)
         for _ in range(self.depth):
             h = self.activation(nn.Dense(self.width)(h))
         return nn.Dense(self.out_dim or x.shape[-1])(h)

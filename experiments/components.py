@@ -1,0 +1,203 @@
+"""Every choice of the generic experiment, resolved from its config into library objects.
+
+`build(config)` turns the config's strings (network, process or path, parameterisation, noise
+conditioning, loss, weighting, time sampling, coupling, optimizer, sampler, grid, guidance) into
+validated components, naming the config key of any bad value; it needs no data and does no work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+from diffjax import Denoiser, FlaxNetwork, analytic, resolve
+from diffjax.data import TFDS_IMAGE_DATASETS
+from diffjax.losses import (
+    ExactOT,
+    Independent,
+    Path,
+    denoising_loss,
+    flow_matching_loss,
+    make_hybrid_loss,
+    with_label_dropout,
+)
+from diffjax.networks import MLP, DiT, UNet
+from diffjax.samplers import ClassifierFreeGuidance, ClipX0
+from diffjax.training import make_optimizer
+from experiments.datasets import MIXTURES
+from experiments.launch import resolved
+
+NETWORKS = {"mlp": MLP, "unet": UNet, "dit": DiT}
+LOSSES = ("flow_matching", "denoising", "hybrid")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Components:
+    denoiser: Denoiser  # the model trained
+    loss: object  # loss(params, batch, key) -> (batch,)
+    path: Path  # how x_t is drawn (the denoiser's diffusion process unless a flow path is set)
+    host_ot: bool  # exact OT pairs formed in the input pipeline instead of inside the step
+    optimizer: object
+    sampler: object
+    grid: object
+    sampling_denoiser: object  # the denoiser that samples: guidance / x0 clipping / closed time
+    shape: tuple = ()  # one example's shape (set from the data by with_data)
+    images: bool = False
+
+
+def with_data(comps: Components, data) -> Components:
+    """The components with the data's example shape; a learned variance must match its channels."""
+    if comps.denoiser.learned_variance and data.shape[-1] != _channels_of(comps):
+        raise ValueError(
+            f"config.objective.loss='hybrid': the network outputs {_channels_of(comps)} channels "
+            f"per half, the data has {data.shape[-1]}."
+        )
+    return dataclasses.replace(comps, shape=tuple(data.shape), images=data.images)
+
+
+def _channels_of(comps: Components) -> int:
+    module = comps.denoiser.network.module
+    return (getattr(module, "out_dim", None) or getattr(module, "out_ch", None)) // 2
+
+
+def num_classes(config) -> int:
+    """The number of labels of config.data.name (0 when it has none), without loading it."""
+    name = config.data.name
+    if name.startswith("gmm:") and name[4:] in MIXTURES:
+        return int(MIXTURES[name[4:]]().weights.shape[0])
+    if name == "digits":
+        return 10
+    spec = TFDS_IMAGE_DATASETS.get(name)
+    return spec.num_classes if spec else 0
+
+
+def network(config, classes: int, channels: int | None):
+    """The Flax module of config.network.name with its own sub-config; a learned variance
+    doubles the output (mean and variance interpolation v, Nichol & Dhariwal)."""
+    n = config.network
+    if n.name not in NETWORKS:
+        raise ValueError(f"config.network.name={n.name!r} is not one of {sorted(NETWORKS)}.")
+    options = getattr(n, n.name).to_dict()
+    cond = classes if config.data.conditional else None
+    if cond is not None:
+        options["num_classes"] = cond
+    if config.objective.loss == "hybrid":
+        key = "out_dim" if n.name == "mlp" else "out_ch"
+        options[key] = 2 * channels
+    return NETWORKS[n.name](**options)
+
+
+def _path(config) -> Path:
+    p = config.process
+    if p.path is None:
+        return Path(schedule=resolved("process.schedule", resolve.schedule, p.schedule))
+    sigma = {} if p.sigma is None else {"sigma": p.sigma}
+    path = resolved("process.path", resolve.path, {"name": p.path, **sigma})
+    if p.coupling is not None:
+        coupling = resolved("process.coupling", resolve.coupling, p.coupling)
+        path = dataclasses.replace(path, coupling=coupling)
+    return path
+
+
+def _loss(config, denoiser, path, classes: int):
+    o = config.objective
+    if o.loss not in LOSSES:
+        raise ValueError(f"config.objective.loss={o.loss!r} is not one of {list(LOSSES)}.")
+    times = resolved("objective.time_sampling", resolve.time_sampling, o.time_sampling)
+    if o.loss == "flow_matching":
+        loss = flow_matching_loss(denoiser, path, time_sampling=times)
+    elif o.loss == "denoising":
+        weighting = resolved("objective.weighting", resolve.weighting, o.weighting)
+        try:
+            loss = denoising_loss(denoiser, weighting=weighting, time_sampling=times, path=path)
+        except ValueError as err:
+            raise ValueError(f"config.objective.loss='denoising': {err}") from None
+    else:
+        loss = make_hybrid_loss(denoiser, vlb_weight=o.hybrid_vlb_weight)
+    if o.label_dropout > 0:
+        if not config.data.conditional:
+            raise ValueError("config.objective.label_dropout > 0 needs config.data.conditional=True.")
+        loss = with_label_dropout(loss, o.label_dropout, classes)
+    return loss
+
+
+def optimizer(config, total_steps: int | None = None):
+    o = config.optim
+    try:
+        return make_optimizer(
+            o.name,
+            o.learning_rate,
+            warmup_steps=o.warmup_steps,
+            lr_schedule=o.lr_schedule,
+            total_steps=total_steps,
+            grad_clip=o.grad_clip,
+            weight_decay=o.weight_decay,
+        )
+    except ValueError as err:
+        raise ValueError(f"config.optim: {err}") from None
+
+
+def _sampling_denoiser(config, denoiser, classes: int):
+    s = config.sample
+    if not s.clip_time:  # the network on the closed [0, 1], as torchcfm integrates flows
+        closed = dataclasses.replace(denoiser.schedule, t_min=0.0, t_max=1.0)
+        denoiser = dataclasses.replace(denoiser, schedule=closed)
+    if s.clip_x0 is not None:
+        denoiser = ClipX0(denoiser, s.clip_x0)
+    if s.guidance_scale is not None:
+        if not config.data.conditional:
+            raise ValueError("config.sample.guidance_scale needs config.data.conditional=True.")
+        denoiser = ClassifierFreeGuidance(denoiser, s.guidance_scale, null_cond=classes)
+    return denoiser
+
+
+def build(config, total_steps: int | None = None) -> Components:
+    classes = num_classes(config)
+    if config.data.conditional and not classes:
+        raise ValueError(f"config.data.conditional=True: {config.data.name!r} has no labels.")
+    path = _path(config)
+    o = config.objective
+    param = resolved("objective.parameterisation", resolve.parameterisation, o.parameterisation)
+    noise = resolved("objective.noise_conditioning", resolve.noise_conditioning, o.noise_conditioning)
+    channels = _channels(config)
+    module = network(config, classes, channels)
+    try:
+        denoiser = Denoiser(
+            FlaxNetwork(module), path.schedule, param, noise, learned_variance=o.loss == "hybrid"
+        )
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"config.objective / config.process: {err}") from None
+    # OT-CFM with the coupling in the input pipeline is the I-CFM loss on OT-paired batches; on
+    # several devices always (a host callback inside a multi-device step deadlocks XLA:CPU)
+    several = jax.device_count() > 1
+    host_ot = (config.train.couple_on_host or several) and isinstance(path.coupling, ExactOT)
+    if host_ot:
+        path = dataclasses.replace(path, coupling=Independent())
+    return Components(
+        denoiser=denoiser,
+        loss=_loss(config, denoiser, path, classes),
+        path=path,
+        host_ot=host_ot,
+        optimizer=optimizer(config, total_steps),
+        sampler=resolved("sample.sampler", resolve.sampler, config.sample.sampler),
+        grid=resolved("sample.grid", resolve.grid, config.sample.grid),
+        sampling_denoiser=_sampling_denoiser(config, denoiser, classes),
+    )
+
+
+def _channels(config) -> int:
+    """The last axis of one example (2 for 2-D sets, d for a mixture, image channels)."""
+    name = config.data.name
+    if name.startswith("2d:"):
+        return 2
+    if name.startswith("gmm:") and name[4:] in MIXTURES:
+        return int(MIXTURES[name[4:]]().means.shape[1])
+    return 3 if name in ("cifar10", "celeb_a") else 1
+
+
+def exact_reference(data, components):
+    """The exact denoiser of the data's mixture on the sampling schedule (None without one)."""
+    if data.gmm is None:
+        return None
+    return analytic.exact_denoiser(data.gmm, components.sampling_denoiser.schedule)

@@ -1,0 +1,233 @@
+"""The metrics of the generic experiment (`config.eval.metrics`), each fitting some data:
+
+- `w2`: exact W2 (POT) of the samples to the test set (points);
+- `npe`: normalised path energy of the sampling trajectories (2-D tasks with a source);
+- `fd`: Frechet distance in the in-project digits classifier's features, with the train-vs-held-out
+  floor and the samples' class histogram (8x8 digits);
+- `fid`: Inception FID against the evaluation split (needs `eval.inception_weights`, a local file);
+- `bound`: the DDPM variational bound in bits/dim on held-out data (a DiscreteDDPM process);
+- `pf_nll`: NLL by the probability-flow ODE (bits/dim for images, after uniform dequantisation;
+  nats/example for points, with the KL estimate E[log p - log q] where the density is exact);
+- `denoiser_error`: E||x0_hat - E[x0 | x_t]||^2 / d against the exact denoiser, over log-SNR (mixtures);
+- `sampler_error`: RMS distance of the samples to those of the exact denoiser through the same
+  sampler, grid and initial noise: the error the network adds to the solver's (mixtures).
+
+Every metric refuses non-finite samples (`diffjax.metrics`), so a diverged model is never scored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffjax import analytic, metrics
+from diffjax.losses import bits_per_dim, ddpm_bound
+from diffjax.samplers import ClipX0, Hutchinson, log_likelihood, sample
+from diffjax.samplers._likelihood import bits_per_dim_dequantized
+from diffjax.schedules import DiscreteDDPM
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Evaluation:
+    """What a metric sees: the run's config, data and components, the EMA (or final) params,
+    the samples with their initial noise, trajectory and grid, and a key of its own."""
+
+    config: object
+    data: object
+    components: object
+    params: object
+    samples: np.ndarray
+    x_init: np.ndarray
+    cond: np.ndarray | None
+    trajectory: np.ndarray | None
+    grid: np.ndarray
+    key: jax.Array
+
+
+def w2(ev: Evaluation) -> dict:
+    return {"w2": metrics.wasserstein2(ev.samples, ev.data.test)}
+
+
+def npe(ev: Evaluation) -> dict:
+    velocities = np.diff(ev.trajectory, axis=0) / np.diff(ev.grid)[:, None, None]
+    w2_src_tgt = metrics.wasserstein2(ev.data.test_source, ev.data.test)
+    energy = metrics.path_energy(velocities, np.diff(ev.grid))
+    return {"npe": metrics.normalised_path_energy(energy, w2_src_tgt)}
+
+
+def fd(ev: Evaluation) -> dict:
+    """Samples vs held-out digits; the floor is as many training digits vs held-out."""
+    params, accuracy = metrics.digits_classifier()
+    train = ev.data.train_images
+    n = min(len(ev.samples), len(train))
+    train_images = np.stack([train[i]["image"] for i in range(n)])
+    counts = np.bincount(metrics.digits_predictions(params, ev.samples), minlength=10)
+    return {
+        "fd": metrics.digits_frechet_distance(params, ev.samples, ev.data.test),
+        "fd_train_vs_heldout": metrics.digits_frechet_distance(params, train_images, ev.data.test),
+        "classifier_heldout_accuracy": accuracy,
+        "sample_class_fractions": (counts / counts.sum()).round(4).tolist(),
+    }
+
+
+def fid(ev: Evaluation) -> dict:
+    network = metrics.load_inception_fid(ev.config.eval.inception_weights)
+    return {"fid": metrics.inception_fid(network, ev.samples, ev.data.test)}
+
+
+def bound(ev: Evaluation, chunk: int = 500) -> dict:
+    """The full bound L_T + sum_t L_{t-1} (one lax.scan over all T terms), in bits/dim."""
+    den, images = ev.components.denoiser, ev.data.test
+    variance = resolve_variance(ev.config)
+    levels = ev.data.num_levels or 256
+    run = jax.jit(
+        lambda x, k: ddpm_bound(den, ev.params, x, k, variance=variance, num_levels=levels)[0]
+    )
+    nats = np.concatenate(
+        [
+            np.asarray(run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(ev.key, i)))
+            for i in range(0, len(images), chunk)
+        ]
+    )
+    bpd = np.asarray(bits_per_dim(jnp.asarray(nats), jnp.asarray(images)))
+    return {"bits_per_dim": float(bpd.mean()), "bits_per_dim_se": _se(bpd)}
+
+
+def resolve_variance(config):
+    from diffjax import resolve
+
+    return resolve.sampler({"name": "ddpm", "variance": config.eval.bound_variance}).variance
+
+
+def _se(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def pf_nll(ev: Evaluation) -> dict:
+    """-log p by the probability-flow ODE on the first eval.pf_nll_examples test examples."""
+    cfg, den = ev.config.eval, ev.components.denoiser
+    x = np.asarray(ev.data.test[: cfg.pf_nll_examples], np.float32)
+    cond = None if ev.data.test_labels is None or not ev.config.data.conditional else (
+        jnp.asarray(ev.data.test_labels[: len(x)])
+    )
+    k_deq, k_probe = jax.random.split(ev.key)
+    if ev.data.images:  # uniform dequantisation within each pixel level's bin
+        width = 2.0 / (ev.data.num_levels - 1)
+        x = x + width * (np.asarray(jax.random.uniform(k_deq, x.shape)) - 0.5)
+    divergence = Hutchinson(num_probes=cfg.pf_nll_probes) if ev.data.images else None
+    kwargs = {"divergence": divergence, "key": k_probe} if divergence else {}
+    log_q = np.asarray(log_likelihood(den, jnp.asarray(x), params=ev.params, cond=cond, **kwargs))
+    log_q = metrics.finite("probability-flow log-likelihood", log_q)
+    if ev.data.images:
+        bpd = np.asarray(bits_per_dim_dequantized(log_q, x, num_bins=ev.data.num_levels - 1))
+        return {"pf_bits_per_dim": float(bpd.mean()), "pf_bits_per_dim_se": _se(bpd)}
+    out = {"pf_nll": float(-log_q.mean()), "pf_nll_se": _se(-log_q)}
+    if ev.data.gmm is not None:  # the exact density at the ODE's start t_min
+        rec = den.schedule(jnp.full((len(x),), den.schedule.t_min, jnp.float64))
+        log_p = np.asarray(analytic.log_density(ev.data.gmm, jnp.asarray(x, jnp.float64), rec))
+        out.update(kl=float(np.mean(log_p - log_q)), kl_se=_se(log_p - log_q))
+    return out
+
+
+def denoiser_error(ev: Evaluation, num_levels: int = 9) -> dict:
+    """E||x0_hat - E[x0 | x_t]||^2 / d at log-SNR levels from +8 to -8 (clipped to the
+    schedule's range), with x_t from test points; the mean over levels is `denoiser_error`."""
+    den, gmm = ev.components.denoiser, ev.data.gmm
+    sched = den.schedule
+    lo, hi = (float(sched(jnp.asarray(t)).logsnr) for t in (sched.t_max, sched.t_min))
+    levels = np.linspace(min(8.0, hi), max(-8.0, lo), num_levels)
+    x0 = jnp.asarray(ev.data.test, jnp.float32)
+    exact = analytic.exact_denoiser(gmm, sched)
+    errors = {}
+    for i, lam in enumerate(levels):
+        t = float(sched.t_from_logsnr(jnp.asarray(lam, jnp.float64)))
+        t_b = jnp.full((len(x0),), t, jnp.float32)
+        rec = sched(t_b)
+        eps = jax.random.normal(jax.random.fold_in(ev.key, i), x0.shape)
+        x_t = rec.alpha[:, None] * x0 + rec.sigma[:, None] * eps
+        model = den(ev.params, x_t, t_b, _cond(ev, len(x0)))[0]
+        truth = exact(None, x_t.astype(jnp.float64), t_b.astype(jnp.float64))[0]
+        errors[f"{lam:.1f}"] = float(jnp.mean((model - truth) ** 2))
+    return {"denoiser_error": float(np.mean(list(errors.values()))), "denoiser_error_by_logsnr": errors}
+
+
+def _cond(ev: Evaluation, n: int):
+    if not ev.config.data.conditional:
+        return None
+    return jnp.asarray(ev.data.test_labels[:n])
+
+
+def sampler_error(ev: Evaluation) -> dict:
+    """The exact denoiser through the same sampler, grid and initial noise (unconditional)."""
+    if ev.config.data.conditional:
+        raise ValueError("config.eval.metrics: 'sampler_error' needs an unconditional model.")
+    schedule = ev.components.sampling_denoiser.schedule
+    exact = analytic.exact_denoiser(ev.data.gmm, schedule)
+    if ev.config.sample.clip_x0 is not None:
+        exact = ClipX0(exact, ev.config.sample.clip_x0)
+    with jax.experimental.enable_x64():
+        out = sample(
+            exact,
+            jnp.asarray(ev.x_init, jnp.float64),
+            ev.grid,
+            ev.components.sampler,
+            key=jax.random.fold_in(ev.key, 1) if ev.components.sampler.stochastic else None,
+        )
+        ref = np.asarray(out.samples)
+    err = np.sqrt(np.mean((ev.samples - ref) ** 2))
+    return {"sampler_error": float(err), "w2_exact_sampler": metrics.wasserstein2(ref, ev.data.test)}
+
+
+METRICS = {
+    "w2": w2,
+    "npe": npe,
+    "fd": fd,
+    "fid": fid,
+    "bound": bound,
+    "pf_nll": pf_nll,
+    "denoiser_error": denoiser_error,
+    "sampler_error": sampler_error,
+}
+
+
+def check_metrics(config, data=None) -> None:
+    """Every name in config.eval.metrics exists and fits the data (before any work)."""
+    for name in config.eval.metrics:
+        if name not in METRICS:
+            raise ValueError(f"config.eval.metrics: {name!r} is not one of {sorted(METRICS)}.")
+    if data is None:
+        return
+    needs = {
+        "w2": (not data.images, "points"),
+        "npe": (data.test_source is not None, "a 2-D task with a source ('2d:<task>')"),
+        "fd": (data.shape == (8, 8, 1), "8x8 digits"),
+        "fid": (bool(config.eval.inception_weights), "config.eval.inception_weights"),
+        "bound": (isinstance(config_schedule(config), DiscreteDDPM), "a DiscreteDDPM process"),
+        "denoiser_error": (data.gmm is not None, "a Gaussian mixture ('gmm:<name>')"),
+        "sampler_error": (data.gmm is not None, "a Gaussian mixture ('gmm:<name>')"),
+    }
+    for name in config.eval.metrics:
+        ok, what = needs.get(name, (True, ""))
+        if not ok:
+            raise ValueError(f"config.eval.metrics: {name!r} needs {what} ({config.data.name!r}).")
+
+
+def config_schedule(config):
+    from experiments.components import _path
+
+    return _path(config).schedule
+
+
+def evaluate(ev: Evaluation) -> dict:
+    out = {}
+    for i, name in enumerate(ev.config.eval.metrics):
+        out.update(METRICS[name](dataclasses.replace(ev, key=jax.random.fold_in(ev.key, i))))
+    return out
+
+
+def dims(shape) -> int:
+    return math.prod(shape)

@@ -1,0 +1,51 @@
+"""What produced a result: git revision, config hash, versions, device, wall time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def git_revision(repo: str = REPO) -> str:
+    """The checkout's HEAD (short hash), with '-dirty' when tracked files differ from it;
+    'unknown' outside a git checkout."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", repo, *args], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short=7", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def config_hash(config) -> str:
+    """sha256 of the config's canonical JSON (sorted keys), first 12 hex digits."""
+    from experiments.workdir import config_dict
+
+    text = json.dumps(config_dict(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def record(config, wall_seconds: float) -> dict:
+    import jax
+
+    import diffjax
+
+    device = jax.devices()[0]
+    return {
+        "git_revision": git_revision(),
+        "config_hash": config_hash(config),
+        "diffjax_version": diffjax.__version__,
+        "jax_version": jax.__version__,
+        "device": f"{jax.device_count()} x {device.device_kind} ({device.platform})",
+        "wall_seconds": wall_seconds,
+    }
