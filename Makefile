@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m experiments.flow2d --config configs/flow2d.py --config.quick=True --workdir runs/demo
+	$(PY) -m experiments.run --config configs/flow2d.py:quick --workdir runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""The base of every config: each key of the generic experiment (experiments/generative.py) with
+"""The base of every config: each key of the generic experiment (experiments/run.py) with
 its default. A family's config (flow2d.py, ddpm_digits.py, gmm.py) starts from `base()` and sets a
 few keys; its variants (`--config configs/<family>.py:<variant>`) set a few more.
 Strings name library components and are resolved by diffjax.resolve (see docs/api.md).

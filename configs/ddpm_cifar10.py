@@ -2,7 +2,7 @@
 warm-up steps, gradient clipping 1, dropout 0.1, EMA 0.9999, 800k steps; FID 3.17 in the paper.
 
 Runs where CIFAR-10 is available to TFDS (nothing downloads here):
-  python -m experiments.generative --config configs/ddpm_cifar10.py --workdir runs/ddpm_cifar10 \\
+  python -m experiments.run --config configs/ddpm_cifar10.py --workdir runs/ddpm_cifar10 \\
       --config.data.data_dir=/path/to/tensorflow_datasets \\
       --config.eval.inception_weights=/path/to/pt_inception-2015-12-05-6726825d.pth
 Differs from the digits base: no digits-classifier distance (8x8 digits only); bits/dim use 256

@@ -1,6 +1,6 @@
 """DDPM (Ho et al. 2020) on sklearn digits (1500 train / 297 held-out, 8x8, 17 levels in [-1, 1]).
 
-    python -m experiments.generative --config configs/ddpm_digits.py --workdir runs/ddpm_digits
+    python -m experiments.run --config configs/ddpm_digits.py --workdir runs/ddpm_digits
 Protocol: T = 1000 linear betas 1e-4..0.02, eps prediction, L_simple (uniform discrete timesteps),
 the 0.70M-parameter UNet (ch 32, mults 1-2) seeing the 0-based timestep, Adam 5e-4 (warm-up 200,
 clip 1), EMA 0.999, batch 128, 6000 steps; ancestral sampling with sigma_t^2 = beta_t over all 1000

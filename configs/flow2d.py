@@ -1,6 +1,6 @@
 """[SF]2M Table 2 (Tong et al., AISTATS 2024): conditional flow matching on 2-D tasks.
 
-    python -m experiments.generative --config configs/flow2d.py --workdir runs/flow2d
+    python -m experiments.run --config configs/flow2d.py --workdir runs/flow2d
     --config.process.path=icfm --config.data.name=2d:gaussian_to_moons --config.seed=43
     OT-CFM with an entropic coupling: --config.process.coupling='sinkhorn(epsilon=2.0)'
     RF with one reflow round (the paper's RF row): --config.process.path=rf --config.train.reflow=1

@@ -18,7 +18,7 @@ Every metric refuses non-finite samples (`diffjax.metrics`), so a diverged model
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -74,8 +74,14 @@ def fd(ev: Evaluation) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=2)
+def inception(path: str):
+    """The Inception network of a local weights file (loaded once; a bad path fails at once)."""
+    return metrics.load_inception_fid(path)
+
+
 def fid(ev: Evaluation) -> dict:
-    network = metrics.load_inception_fid(ev.config.eval.inception_weights)
+    network = inception(ev.config.eval.inception_weights)
     return {"fid": metrics.inception_fid(network, ev.samples, ev.data.test)}
 
 
@@ -126,33 +132,43 @@ def pf_nll(ev: Evaluation) -> dict:
         bpd = np.asarray(bits_per_dim_dequantized(log_q, x, num_bins=ev.data.num_levels - 1))
         return {"pf_bits_per_dim": float(bpd.mean()), "pf_bits_per_dim_se": _se(bpd)}
     out = {"pf_nll": float(-log_q.mean()), "pf_nll_se": _se(-log_q)}
-    if ev.data.gmm is not None:  # the exact density at the ODE's start t_min
-        rec = den.schedule(jnp.full((len(x),), den.schedule.t_min, jnp.float64))
-        log_p = np.asarray(analytic.log_density(ev.data.gmm, jnp.asarray(x, jnp.float64), rec))
+    if ev.data.gmm is not None:  # the exact density at the ODE's start t_min, in float64
+        with jax.enable_x64(True):
+            rec = den.schedule(jnp.full((len(x),), den.schedule.t_min, jnp.float64))
+            x64 = jnp.asarray(x, jnp.float64)
+            log_p = np.asarray(analytic.log_density(_float64(ev.data.gmm), x64, rec))
         out.update(kl=float(np.mean(log_p - log_q)), kl_se=_se(log_p - log_q))
     return out
 
 
+def _float64(gmm):
+    return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), gmm)
+
+
 def denoiser_error(ev: Evaluation, num_levels: int = 9) -> dict:
     """E||x0_hat - E[x0 | x_t]||^2 / d at log-SNR levels from +8 to -8 (clipped to the
-    schedule's range), with x_t from test points; the mean over levels is `denoiser_error`."""
-    den, gmm = ev.components.denoiser, ev.data.gmm
+    schedule's range), x_t from the test points; the reference in float64. The mean over the
+    levels is `denoiser_error`."""
+    den = ev.components.denoiser
     sched = den.schedule
-    lo, hi = (float(sched(jnp.asarray(t)).logsnr) for t in (sched.t_max, sched.t_min))
-    levels = np.linspace(min(8.0, hi), max(-8.0, lo), num_levels)
+    with jax.enable_x64(True):
+        lo, hi = (float(sched(jnp.asarray(t, jnp.float64)).logsnr) for t in (sched.t_max, sched.t_min))
+        levels = np.linspace(min(8.0, hi), max(-8.0, lo), num_levels)
+        times = [float(sched.t_from_logsnr(jnp.asarray(lam, jnp.float64))) for lam in levels]
     x0 = jnp.asarray(ev.data.test, jnp.float32)
-    exact = analytic.exact_denoiser(gmm, sched)
     errors = {}
-    for i, lam in enumerate(levels):
-        t = float(sched.t_from_logsnr(jnp.asarray(lam, jnp.float64)))
+    for i, (lam, t) in enumerate(zip(levels, times, strict=True)):
         t_b = jnp.full((len(x0),), t, jnp.float32)
         rec = sched(t_b)
-        eps = jax.random.normal(jax.random.fold_in(ev.key, i), x0.shape)
+        eps = jax.random.normal(jax.random.fold_in(ev.key, i), x0.shape, jnp.float32)
         x_t = rec.alpha[:, None] * x0 + rec.sigma[:, None] * eps
-        model = den(ev.params, x_t, t_b, _cond(ev, len(x0)))[0]
-        truth = exact(None, x_t.astype(jnp.float64), t_b.astype(jnp.float64))[0]
-        errors[f"{lam:.1f}"] = float(jnp.mean((model - truth) ** 2))
-    return {"denoiser_error": float(np.mean(list(errors.values()))), "denoiser_error_by_logsnr": errors}
+        model = np.asarray(den(ev.params, x_t, t_b, _cond(ev, len(x0)))[0], np.float64)
+        with jax.enable_x64(True):
+            exact = analytic.exact_denoiser(_float64(ev.data.gmm), sched)
+            truth = exact(None, jnp.asarray(x_t, jnp.float64), jnp.asarray(t_b, jnp.float64))[0]
+            errors[f"{lam:.1f}"] = float(np.mean((model - np.asarray(truth)) ** 2))
+    mean = float(np.mean(list(errors.values())))
+    return {"denoiser_error": mean, "denoiser_error_by_logsnr": errors}
 
 
 def _cond(ev: Evaluation, n: int):
@@ -163,13 +179,11 @@ def _cond(ev: Evaluation, n: int):
 
 def sampler_error(ev: Evaluation) -> dict:
     """The exact denoiser through the same sampler, grid and initial noise (unconditional)."""
-    if ev.config.data.conditional:
-        raise ValueError("config.eval.metrics: 'sampler_error' needs an unconditional model.")
     schedule = ev.components.sampling_denoiser.schedule
-    exact = analytic.exact_denoiser(ev.data.gmm, schedule)
-    if ev.config.sample.clip_x0 is not None:
-        exact = ClipX0(exact, ev.config.sample.clip_x0)
-    with jax.experimental.enable_x64():
+    with jax.enable_x64(True):
+        exact = analytic.exact_denoiser(_float64(ev.data.gmm), schedule)
+        if ev.config.sample.clip_x0 is not None:
+            exact = ClipX0(exact, ev.config.sample.clip_x0)
         out = sample(
             exact,
             jnp.asarray(ev.x_init, jnp.float64),
@@ -207,13 +221,21 @@ def check_metrics(config, data=None) -> None:
         "fd": (data.shape == (8, 8, 1), "8x8 digits"),
         "fid": (bool(config.eval.inception_weights), "config.eval.inception_weights"),
         "bound": (isinstance(config_schedule(config), DiscreteDDPM), "a DiscreteDDPM process"),
-        "denoiser_error": (data.gmm is not None, "a Gaussian mixture ('gmm:<name>')"),
-        "sampler_error": (data.gmm is not None, "a Gaussian mixture ('gmm:<name>')"),
+        "denoiser_error": (
+            data.gmm is not None and not config.data.conditional,
+            "an unconditional model of a Gaussian mixture ('gmm:<name>')",
+        ),
+        "sampler_error": (
+            data.gmm is not None and not config.data.conditional,
+            "an unconditional model of a Gaussian mixture ('gmm:<name>')",
+        ),
     }
     for name in config.eval.metrics:
         ok, what = needs.get(name, (True, ""))
         if not ok:
             raise ValueError(f"config.eval.metrics: {name!r} needs {what} ({config.data.name!r}).")
+    if "fid" in config.eval.metrics:
+        inception(config.eval.inception_weights)  # a wrong path fails now, not after training
 
 
 def config_schedule(config):
@@ -228,6 +250,3 @@ def evaluate(ev: Evaluation) -> dict:
         out.update(METRICS[name](dataclasses.replace(ev, key=jax.random.fold_in(ev.key, i))))
     return out
 
-
-def dims(shape) -> int:
-    return math.prod(shape)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -39,12 +40,16 @@ def config_keys(config) -> dict:
 
 
 def key_comments(path: str) -> dict:
-    """'key' -> the comment on its assignment line in the config file (c.key = ...  # comment)."""
+    """'key' -> the comment on its assignment line (c.key = ...  # comment) in configs/common.py
+    (the base every config starts from) or, overriding it, in the config file itself."""
     out, prefix = {}, re.compile(r"^\s*c\.([\w.]+)\s*=.*?#\s*(.+)$")
-    for line in open(path):
-        match = prefix.match(line)
-        if match:
-            out[match.group(1)] = match.group(2).strip()
+    base = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "common.py")
+    for file in dict.fromkeys([base, path.split(":")[0]]):
+        if os.path.exists(file):
+            for line in open(file):
+                match = prefix.match(line)
+                if match:
+                    out[match.group(1)] = match.group(2).strip()
     return out
 
 
@@ -89,11 +94,21 @@ def summary(results: dict, workdir: str) -> str:
     return f"{body}\nresults written to {workdir}/ (results.json, metrics.jsonl, plots)"
 
 
+def config_path(argv: list[str], default: str) -> str:
+    """The value of --config=PATH or --config PATH (default when absent)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+    return default
+
+
 def launch(train_and_evaluate: Callable, default_config: str, default_workdir: str) -> None:
     from absl import app, flags
     from ml_collections import config_flags
 
-    path = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--config=")), default_config)
+    path = config_path(sys.argv[1:], default_config)
     if "--help" in sys.argv or "-h" in sys.argv:
         print(help_text(path))
         return

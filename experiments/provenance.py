@@ -21,17 +21,18 @@ def git_revision(repo: str = REPO) -> str:
 
     try:
         rev = git("rev-parse", "--short=7", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain")  # untracked source counts: it may be imported
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")
 
 
 def config_hash(config) -> str:
-    """sha256 of the config's canonical JSON (sorted keys), first 12 hex digits."""
-    from experiments.workdir import config_dict
+    """sha256 of the config's canonical JSON (sorted keys, cosmetic keys left out), 12 hex digits."""
+    from experiments.workdir import COSMETIC, config_dict, flatten
 
-    text = json.dumps(config_dict(config), sort_keys=True, separators=(",", ":"))
+    flat = {k: v for k, v in flatten(config_dict(config)).items() if k not in COSMETIC}
+    text = json.dumps(flat, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -18,6 +18,8 @@ import time
 
 LOCK = ".lock"
 RECORD = "config.json"
+# keys that change how a run looks, not what it computes: a resume may differ in them
+COSMETIC = frozenset({"train.progress"})
 
 
 class WorkdirError(RuntimeError):
@@ -46,7 +48,7 @@ def differing_keys(recorded: dict, current: dict) -> list[str]:
     return [
         f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
         for k in sorted(set(a) | set(b))
-        if a.get(k, object()) != b.get(k, object())
+        if k not in COSMETIC and a.get(k, object()) != b.get(k, object())
     ]
 
 

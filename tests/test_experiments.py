@@ -1,158 +1,167 @@
+"""The generic experiment: every family's tiny variant end to end, and each choice resolved from
+its config key (a bad one named before any work)."""
+
 import json
 import os
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import ddpm_cifar10, ddpm_digits
-from configs import flow2d as flow2d_config
-from experiments import ddpm_images, flow2d, flow2d_table
+from configs import ddpm_cifar10, ddpm_digits, flow2d, gmm
+from diffjax import analytic
+from experiments import components, datasets
+from experiments import evaluation as E
+from experiments.run import train_and_evaluate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("method", ["icfm", "otcfm", "sbcfm", "rf2"])
-def test_flow2d_runs_end_to_end(method, tmp_path):
-    config = flow2d_config.get_config()
-    config.method, config.reflow = ("rf", 1) if method == "rf2" else (method, 0)
-    config.quick = True
-    config.quick_epochs = 1
-    config.num_train = 1024
-    config.quick_num_test = 256
-    config.euler_steps = 5
-    results = flow2d.train_and_evaluate(config, str(tmp_path))
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["method"] == config.method and saved["reflow"] == config.reflow
-    assert np.isfinite(saved["w2"]) and np.isfinite(saved["npe"])
-    assert saved["sigma"] == {"sbcfm": 1.0, "rf2": None}.get(method, 0.1)
-    # the reflow round trains (and checkpoints) on its own, after the first training
-    assert (tmp_path / "reflow1" / "metrics.jsonl").exists() == (method == "rf2")
-    assert os.path.getsize(tmp_path / "samples.png") > 1000
-    assert results["w2"] == saved["w2"]
-
-
-def test_flow2d_config_errors(tmp_path):
-    config = flow2d_config.get_config()
-    with pytest.raises(AttributeError, match="learning_rat"):
-        config.learning_rat = 1.0  # locked: unknown keys fail
-    config.task = "moons_to_spirals"
-    with pytest.raises(ValueError, match="config.task='moons_to_spirals' is not one of"):
-        flow2d.train_and_evaluate(config, str(tmp_path))
-    config.task = "gaussian_to_moons"
-    config.reflow = 1
-    with pytest.raises(ValueError, match="config.reflow=1 needs config.method='rf'"):
-        flow2d.train_and_evaluate(config, str(tmp_path))
-    config.reflow = 0
-    config.coupling = "sinkhorn"  # without epsilon
-    with pytest.raises(TypeError, match="coupling 'sinkhorn'.*epsilon"):
-        flow2d.train_and_evaluate(config, str(tmp_path))
-    config.coupling = None
-    config.method = "cfm"
-    with pytest.raises(ValueError, match="path='cfm' is not one of 'icfm'"):
-        flow2d.train_and_evaluate(config, str(tmp_path))
-
-
-def test_flow2d_table_skips_pairs_the_paper_leaves_blank(tmp_path, capsys):
-    flow2d_table.run_jobs(str(tmp_path), ["sbcfm"], ["moons_to_8gaussians"], [42])
-    assert "skipping sbcfm moons_to_8gaussians" in capsys.readouterr().out
-    assert not any(tmp_path.iterdir())
-
-
-def test_flow2d_table_summary_pairs_ours_with_the_paper():
-    rows = [
-        {
-            "method": "otcfm",
-            "task": "gaussian_to_moons",
-            "seed": s,
-            "w2": w,
-            "npe": 0.1,
-            "train_seconds": 1.0,
-        }
-        for s, w in ((42, 0.12), (43, 0.14))
-    ]
-    floor = {"gaussian_to_moons": {"42": 0.03, "43": 0.05, "44": 9.0}}  # seed 44 not finished
-    table, records = flow2d_table.summarise(rows, floor)
-    assert "| OT-CFM | N -> moons | 2 | 0.130 +- 0.014 | 0.130 +- 0.016 | 0.040 +- 0.014 |" in table
-    assert records[0]["w2_intervals_overlap"] is True
-    assert records[0]["two_sample_floor"] == [0.03, 0.05]
-
-
-def test_flow2d_table_merge_adopts_another_sweeps_seeds(tmp_path):
-    rows = [
-        {
-            "method": "icfm",
-            "task": "gaussian_to_moons",
-            "seed": s,
-            "w2": w,
-            "npe": n,
-            "train_seconds": t,
-        }
-        for s, w, n, t in ((44, 0.20, 0.9, 3.0), (42, 0.16, 0.8, 1.0))
-    ]
-    floor = {"gaussian_to_moons": {"42": 0.03, "44": 0.04}}
-    _, records = flow2d_table.summarise(rows, floor)
-    assert records[0]["seeds"] == [42, 44] and records[0]["w2"] == [0.16, 0.20]
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps(records))
-    here = tmp_path / "here"
-    # seed 42 already finished here: kept, not overwritten
-    flow2d_table.merge(str(here), str(other))  # creates the workdir
-    kept = here / "icfm" / "gaussian_to_moons" / "seed42" / "results.json"
-    kept.write_text(json.dumps({**rows[1], "w2": 0.5}))
-    (here / "icfm" / "gaussian_to_moons" / "seed44" / "results.json").unlink()
-    assert flow2d_table.merge(str(here), str(other)) == 1
-    merged = flow2d_table.collect(str(here))
-    assert [(r["seed"], r["w2"], r["train_seconds"]) for r in merged] == [
-        (42, 0.5, 1.0),
-        (44, 0.20, 3.0),
-    ]
-    assert json.loads((here / "floors.json").read_text()) == floor
-
-
-def _tiny_ddpm_config(quick_steps=2):
-    config = ddpm_digits.get_config()
-    config.quick = True
-    config.quick_steps = quick_steps
-    config.quick_num_samples = 16
-    config.model.ch = 8
-    config.model.groups = 4
-    config.diffusion.num_timesteps = 20
-    config.sample_every = 1
-    config.log_every = 1
-    config.progress = False
+def configured(module, variant="tiny", **overrides):
+    config = module.get_config(variant)
+    with config.unlocked():
+        config.train.progress = False
+        for key, value in overrides.items():
+            node = config
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = getattr(node, p)
+            setattr(node, leaf, value)
     return config
 
 
-def test_ddpm_images_runs_end_to_end(tmp_path):
-    results = ddpm_images.train_and_evaluate(_tiny_ddpm_config(), str(tmp_path))
+@pytest.mark.parametrize("path,reflow", [("icfm", 0), ("otcfm", 0), ("sbcfm", 0), ("rf", 1)])
+def test_flow2d_runs_end_to_end(path, reflow, tmp_path):
+    config = configured(flow2d, **{"process.path": path, "train.reflow": reflow})
+    results = train_and_evaluate(config, str(tmp_path))
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved == results
+    assert saved == json.loads(json.dumps(results))
+    assert np.isfinite(saved["w2"]) and np.isfinite(saved["npe"]) and saved["steps"] == 2
+    # the reflow round trains (and checkpoints) on its own, after the first training
+    assert (tmp_path / "reflow1" / "metrics.jsonl").exists() == bool(reflow)
+    assert os.path.getsize(tmp_path / "samples.png") > 1000
+    prov = saved["provenance"]
+    assert len(prov["config_hash"]) == 12 and prov["jax_version"] == jax.__version__
+    assert prov["git_revision"] != "" and prov["wall_seconds"] > 0 and "cpu" in prov["device"]
+
+
+def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
+    config = configured(ddpm_digits, "tiny,clip", **{"train.sample_every": 10})
+    saved = train_and_evaluate(config, str(tmp_path))
     # an untrained model's bound is finite and worse than a uniform coder over 17 levels
     assert np.log2(17) < saved["bits_per_dim"] < 100
     assert np.isfinite(saved["fd"]) and saved["fd"] > saved["fd_train_vs_heldout"]
     assert saved["classifier_heldout_accuracy"] > 0.97
-    assert sorted(os.listdir(tmp_path / "samples")) == ["step_0000001.png", "step_0000002.png"]
-    assert np.load(tmp_path / "samples.npz")["images"].shape == (16, 8, 8, 1)
-    assert [
-        r["step"] for r in map(json.loads, open(tmp_path / "metrics.jsonl")) if "loss" in r
-    ] == [1, 2]
+    assert sorted(os.listdir(tmp_path / "samples")) == ["step_0000010.png", "step_0000020.png"]
+    samples = np.load(tmp_path / "samples.npz")["samples"]
+    assert samples.shape == (16, 8, 8, 1) and np.abs(samples).max() <= 1.0
+    logged = [r["step"] for r in map(json.loads, open(tmp_path / "metrics.jsonl")) if "loss" in r]
+    assert logged == [10, 20]
 
 
-def test_ddpm_configs_and_errors(tmp_path):
+def test_a_mixture_run_scores_against_the_exact_references(tmp_path):
+    config = configured(gmm, "tiny", **{"eval.metrics": ("w2", "denoiser_error", "sampler_error", "pf_nll")})
+    r = train_and_evaluate(config, str(tmp_path))
+    assert r["denoiser_error"] > 0 and len(r["denoiser_error_by_logsnr"]) == 9
+    assert r["sampler_error"] > 0 and np.isfinite(r["w2_exact_sampler"])
+    assert np.isfinite(r["pf_nll"]) and np.isfinite(r["kl"])
+
+
+def _evaluation(config, den, num=256):
+    """An Evaluation whose model is `den` (the exact denoiser, to check the metrics' zeros)."""
+    data = datasets.load(config)
+    comps = components.build(config)
+    import dataclasses
+
+    comps = dataclasses.replace(comps, denoiser=den, sampling_denoiser=den, shape=data.shape)
+    from experiments.run import draw
+
+    samples, x_init, _, grid = draw(config, comps, None, num, jax.random.PRNGKey(1))
+    return E.Evaluation(config, data, comps, None, samples, x_init, None, None, grid, jax.random.PRNGKey(2))
+
+
+def test_the_exact_denoiser_scores_zero_on_the_reference_metrics():
+    """Metrics that can fail: the exact model has no denoiser or sampler error (float32 vs the
+    float64 reference: < 1e-10), and its probability-flow likelihood is the exact density
+    (the KL estimate vanishes to the ODE tolerance) -- a trained model's are far from 0."""
+    config = configured(gmm, "tiny")
+    gmm_data = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), datasets.load(config).gmm)
+    exact = analytic.exact_denoiser(gmm_data, components.build(config).denoiser.schedule)
+    ev = _evaluation(config, exact)
+    assert E.denoiser_error(ev)["denoiser_error"] < 1e-10
+    assert E.sampler_error(ev)["sampler_error"] < 1e-5
+    nll = E.pf_nll(ev)
+    assert abs(nll["kl"]) < 1e-3 and 1.0 < nll["pf_nll"] < 20.0
+
+
+def test_conditional_training_with_label_dropout_and_guidance(tmp_path):
+    config = configured(
+        gmm,
+        "tiny",
+        **{
+            "data.conditional": True,
+            "objective.label_dropout": 0.2,
+            "sample.guidance_scale": 2.0,
+            "eval.metrics": ("w2",),
+        },
+    )
+    r = train_and_evaluate(config, str(tmp_path))
+    assert np.isfinite(r["w2"])
+    module = components.build(config).denoiser.network.module
+    assert module.num_classes == 8
+    config = configured(gmm, "tiny", **{"data.conditional": True})
+    with pytest.raises(ValueError, match="'sampler_error' needs an unconditional model"):
+        train_and_evaluate(config, str(tmp_path / "refused"))
+    assert not (tmp_path / "refused" / "checkpoints").exists()
+
+
+def test_configs_of_each_family():
     cifar = ddpm_cifar10.get_config()
-    assert (cifar.dataset, cifar.model.ch, cifar.optim.warmup_steps) == ("cifar10", 128, 5000)
-    config = _tiny_ddpm_config()
-    with pytest.raises(AttributeError, match="num_stepz"):
-        config.num_stepz = 1
-    config.diffusion.sampler_variance = "large"
-    with pytest.raises(
-        ValueError, match="config.diffusion.sampler_variance: .*'large' is not one of"
-    ):
-        ddpm_images.train_and_evaluate(config, str(tmp_path))
-    config = _tiny_ddpm_config()
-    config.dataset = "imagenet"
-    with pytest.raises(ValueError, match="dataset='imagenet' is not one of 'digits'"):
-        ddpm_images.train_and_evaluate(config, str(tmp_path))
-    config = _tiny_ddpm_config()
-    config.eval.inception_weights = str(tmp_path / "missing.pth")
+    assert (cifar.data.name, cifar.network.unet.ch, cifar.optim.warmup_steps) == ("cifar10", 128, 5000)
+    with pytest.raises(ValueError, match="config variant 'huge' is not one of"):
+        flow2d.get_config("huge")
+    with pytest.raises(AttributeError, match="learning_rat"):
+        flow2d.get_config().optim.learning_rat = 1.0  # locked: unknown keys fail
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("data.name", "2d:moons_to_spirals", r"config.data.name='2d:moons_to_spirals' is not one of"),
+        ("network.name", "resnet", r"config.network.name='resnet' is not one of \['dit', 'mlp', 'unet'\]"),
+        ("process.path", "otfm", r"config.process.path: .*'otfm'"),
+        ("process.coupling", "sinkhorn(eps=1)", r"config.process.coupling: .*eps"),
+        ("objective.loss", "vlb", r"config.objective.loss='vlb' is not one of"),
+        ("objective.parameterisation", "noise", r"config.objective.parameterisation: .*'noise'"),
+        ("sample.sampler", "dpmpp_4m", r"config.sample.sampler: .*'dpmpp_4m'"),
+        ("sample.grid", "cosine", r"config.sample.grid: .*'cosine'"),
+        ("eval.metrics", ("w2", "fid50k"), r"config.eval.metrics: 'fid50k' is not one of"),
+        ("eval.metrics", ("fd",), r"config.eval.metrics: 'fd' needs 8x8 digits"),
+        ("train.reflow", 1, r"config.train.reflow=1 needs config.process.path='rf'"),
+        ("sample.guidance_scale", 2.0, "guidance_scale needs config.data.conditional=True"),
+        ("optim.name", "sgd", "config.optim: .*sgd"),
+    ],
+)
+def test_a_bad_choice_is_named_before_any_work(tmp_path, key, value, message):
+    config = configured(flow2d, **{key: value})
+    with pytest.raises((ValueError, TypeError, KeyError), match=message):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_missing_inception_file_fails_before_training(tmp_path):
+    config = configured(ddpm_digits, **{"eval.metrics": ("fid",), "eval.inception_weights": str(tmp_path / "x.pth")})
     with pytest.raises(FileNotFoundError, match="does not download weights"):
-        ddpm_images.train_and_evaluate(config, str(tmp_path / "fid"))
-    assert not (tmp_path / "fid" / "checkpoints").exists()  # failed before training
+        train_and_evaluate(config, str(tmp_path / "fid"))
+    assert not (tmp_path / "fid" / "checkpoints").exists()
+
+
+def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
+    """tests/data/reference_runs.json: the tiny variants' results at the revision it names."""
+    with open(os.path.join(ROOT, "tests", "data", "reference_runs.json")) as f:
+        reference = json.load(f)
+    for name, ref in reference["runs"].items():
+        module = {"flow2d": flow2d, "ddpm_digits": ddpm_digits, "gmm": gmm}[name]
+        got = train_and_evaluate(configured(module), str(tmp_path / name))
+        assert {k: got[k] for k in ref} == ref, (name, reference["revision"])

@@ -13,6 +13,7 @@ from diffjax.metrics._digits import (
 )
 from diffjax.metrics._distances import (
     feature_statistics,
+    finite,
     frechet_distance,
     frechet_distance_from_statistics,
     mmd,
@@ -34,6 +35,7 @@ __all__ = [
     "digits_frechet_distance",
     "digits_predictions",
     "feature_statistics",
+    "finite",
     "frechet_distance",
     "frechet_distance_from_statistics",
     "inception_features",

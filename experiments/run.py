@@ -7,8 +7,8 @@ samples with the EMA parameters (or the last ones without EMA) and scores the me
 `config.eval.metrics`. Writes results.json (with the run's provenance: git revision, config hash,
 versions, device, wall time), metrics.jsonl, tensorboard/, samples.png / samples.npz, config.json.
 
-    python -m experiments.generative --config configs/flow2d.py --workdir runs/flow2d
-    python -m experiments.generative --config configs/ddpm_digits.py:quick --workdir runs/ddpm_quick
+    python -m experiments.run --config configs/flow2d.py --workdir runs/flow2d
+    python -m experiments.run --config configs/ddpm_digits.py:quick --workdir runs/ddpm_quick
 """
 
 from __future__ import annotations
@@ -219,7 +219,8 @@ def _run(config, workdir: str) -> dict:
     E.check_metrics(config, data)
     comps = C.with_data(build(config), data)
     key = jax.random.PRNGKey(config.seed)
-    params = comps.denoiser.init(key, jnp.zeros((1, *data.shape), jnp.float32))
+    cond = jnp.zeros((1,), jnp.int32) if config.data.conditional else None
+    params = comps.denoiser.init(key, jnp.zeros((1, *data.shape), jnp.float32), cond)
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
     params, train_time = _train_all(config, workdir, comps, data, params, key)
     scores = _evaluate(config, workdir, comps, data, params)
