@@ -1,0 +1,159 @@
+"""Studies as one command: a tiny study (two axes, two seeds, the tiny variant) run end to end,
+killed in the middle, resumed and summarised; shares, merging, failures and the committed table."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from experiments import study as S
+from experiments import tables
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = textwrap.dedent(
+    """
+    from experiments.study import Axis, Study
+
+    def get_study():
+        return Study(
+            name="tiny",
+            config="configs/flow2d.py:tiny",
+            axes=(
+                Axis("method", {"icfm": {"process.path": "icfm"}, "rf": {"process.path": "rf"}}),
+                Axis("task", {"8g": {"data.name": "2d:gaussian_to_8gaussians"},
+                              "moons": {"data.name": "2d:gaussian_to_moons"}}),
+            ),
+            seeds=(0, 1),
+            metrics=("w2", "npe"),
+            overrides={"train.epochs": 3},
+            paper={("icfm", "8g"): {"w2": (0.373, 0.103), "npe": 0.202}},
+        )
+    """
+)
+
+
+@pytest.fixture
+def tiny_study(tmp_path):
+    path = tmp_path / "tiny_study.py"
+    path.write_text(TINY)
+    return str(path)
+
+
+def run_study(args, log):
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.study", *args],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
+
+
+def finished(workdir):
+    return sorted(str(p.relative_to(workdir).parent) for p in workdir.glob("jobs/**/results.json"))
+
+
+def test_a_tiny_study_killed_in_the_middle_resumes_and_writes_its_summary(tmp_path, tiny_study):
+    workdir = tmp_path / "study"
+    args = ["--study", tiny_study, "--workdir", str(workdir)]
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = run_study(args, log)
+        deadline = time.time() + 300
+        while len(finished(workdir)) < 3 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, (tmp_path / "log.txt").read_text()[-3000:]
+        os.kill(proc.pid, signal.SIGKILL)  # mid-study: 3 of 8 jobs done, the 4th under way
+        proc.wait()
+    done = finished(workdir)
+    assert 3 <= len(done) < 8
+    mtimes = {d: os.path.getmtime(workdir / d / "results.json") for d in done}
+    with open(tmp_path / "log2.txt", "w") as log:
+        assert run_study(args, log).wait(timeout=600) == 0, (tmp_path / "log2.txt").read_text()[-3000:]
+    assert len(finished(workdir)) == 8
+    # finished jobs were skipped, not rerun
+    assert all(os.path.getmtime(workdir / d / "results.json") == m for d, m in mtimes.items())
+    table = (workdir / "table.md").read_text()
+    assert "| icfm | 8g | 2 |" in table and "0.373 +- 0.103" in table
+    cells = json.loads((workdir / "cells.json").read_text())
+    assert len(cells) == 4 and all(c["seeds"] == [0, 1] for c in cells)
+    rows = json.loads((workdir / "rows.json").read_text())
+    first = next(r for r in rows if r["cell"] == {"method": "icfm", "task": "8g"} and r["seed"] == 0)
+    assert cells[0]["mean"]["w2"] == pytest.approx(np.mean([r["w2"] for r in rows if r["cell"] == first["cell"]]))
+    for key in ("git_revision", "config_hash", "diffjax_version", "jax_version", "device", "wall_seconds"):
+        assert key in first["provenance"]
+    assert (workdir / "w2.png").exists() and (workdir / "npe.png").exists()
+
+
+def test_shares_partition_the_jobs_and_merge_into_one_summary(tmp_path, tiny_study):
+    study = S.load_study(tiny_study)
+    jobs = S.jobs(study)
+    assert len(jobs) == 8 and [j.seed for j in jobs[:4]] == [0, 0, 0, 0]  # seed-major
+    shares = [S.share_of(jobs, f"{i}/3") for i in range(3)]
+    assert [len(s) for s in shares] == [3, 3, 2]
+    assert {(j.cell, j.seed) for s in shares for j in s} == {(j.cell, j.seed) for j in jobs}
+    with pytest.raises(ValueError, match="--only: 'sampler' is not an axis"):
+        S.jobs(study, {"sampler": ["x"]})
+    # two machines' workdirs, faked with results; merge adopts what this one lacks
+    here, there = tmp_path / "here", tmp_path / "there"
+    for root, share in ((here, shares[0]), (there, shares[1] + shares[2])):
+        for j in share:
+            d = j.directory(str(root))
+            os.makedirs(d)
+            with open(os.path.join(d, "results.json"), "w") as f:
+                json.dump({"w2": 1.0 + j.seed, "npe": 0.5, "train_seconds": 2.0, "provenance": {"git_revision": "abc1234"}}, f)
+    assert S.merge(study, str(here), str(there)) == len(shares[1] + shares[2])
+    assert S.merge(study, str(here), str(there)) == 0
+    table = S.summarise(study, str(here))
+    assert table.count("| 2 | 1.500 +- 0.707 |") == 4 and table.count("| abc1234 |") == 4
+    # the rows of a summary merge back (the docs copy of another machine's study)
+    other = tmp_path / "other"
+    assert S.merge(study, str(other), str(here / "rows.json")) == 8
+    assert S.collect(study, str(other))[0][0]["w2"] == S.collect(study, str(here))[0][0]["w2"]
+
+
+def test_a_failed_job_is_recorded_never_scored_and_the_study_goes_on(tmp_path, tiny_study):
+    study = S.load_study(tiny_study)
+    bad = S.Job(("icfm", "8g"), 0, {"optim.learning_rate": -1.0})
+    assert S.run_job(study, bad, str(tmp_path)) is None
+    d = bad.directory(str(tmp_path))
+    assert not os.path.exists(os.path.join(d, "results.json"))
+    failure = json.load(open(os.path.join(d, "failed.json")))
+    assert "config.optim.learning_rate must be a finite number > 0" in failure["error"]
+    rows, failed = S.collect(study, str(tmp_path))
+    assert rows == [] and len(failed) == 1
+    with pytest.raises(KeyError, match="study override 'optim.lr'"):
+        S.job_config(study, S.Job(("icfm", "8g"), 0, {"optim.lr": 1.0}))
+
+
+def test_the_docs_table_names_its_command_and_every_rows_revision():
+    text = tables.docs_text(
+        S.Study("t", "configs/flow2d.py", (), (0,), ("w2",)),
+        "| table |\n",
+        "python -m experiments.study --study s.py --workdir w --docs d.md",
+        [{"provenance": {"git_revision": "aaa1111"}}, {"revision": "17dd7eb"}, {"revision": "17dd7eb"}],
+        "d.json",
+    )
+    assert "Command: `python -m experiments.study --study s.py --workdir w --docs d.md`" in text
+    assert "aaa1111 (1 rows)" in text and "17dd7eb (2 rows)" in text
+
+
+@pytest.mark.slow
+def test_a_committed_table_row_reproduces_bit_for_bit(tmp_path):
+    """docs/flow2d_table.json: FM on N -> 8gaussians, seed 42 (the full protocol, ~1-2 min), rerun
+    at HEAD by the study's own command, equals the committed row and its named revision's W2/NPE."""
+    rows = json.load(open(os.path.join(ROOT, "docs", "flow2d_table.json")))
+    cell = {"method": "fm", "task": "gaussian_to_8gaussians"}
+    row = next(r for r in rows if r["cell"] == cell and r["seed"] == 42)
+    assert tables.revision_of(row) != "unknown"
+    args = ["--study", "experiments/studies/flow2d_table.py", "--workdir", str(tmp_path)]
+    args += ["--only", "method=fm", "--only", "task=gaussian_to_8gaussians", "--seeds", "42"]
+    with open(tmp_path / "log.txt", "w") as log:
+        assert run_study(args, log).wait(timeout=900) == 0, (tmp_path / "log.txt").read_text()[-3000:]
+    got = json.load(open(tmp_path / "jobs" / "fm" / "gaussian_to_8gaussians" / "seed42" / "results.json"))
+    assert (got["w2"], got["npe"]) == (row["w2"], row["npe"]), tables.revision_of(row)
