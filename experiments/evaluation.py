@@ -105,8 +105,10 @@ def bound(ev: Evaluation, chunk: int = 500) -> dict:
 
 def resolve_variance(config):
     from diffjax import resolve
+    from experiments.launch import resolved
 
-    return resolve.sampler({"name": "ddpm", "variance": config.eval.bound_variance}).variance
+    spec = {"name": "ddpm", "variance": config.eval.bound_variance}
+    return resolved("eval.bound_variance", resolve.sampler, spec).variance
 
 
 def _se(values: np.ndarray) -> float:
@@ -213,6 +215,8 @@ def check_metrics(config, data=None) -> None:
     for name in config.eval.metrics:
         if name not in METRICS:
             raise ValueError(f"config.eval.metrics: {name!r} is not one of {sorted(METRICS)}.")
+    if "bound" in config.eval.metrics:
+        resolve_variance(config)
     if data is None:
         return
     needs = {

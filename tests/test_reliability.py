@@ -24,32 +24,43 @@ from diffjax.training import (
     train,
 )
 from diffjax.training import checkpoint as checkpoint_module
-from experiments import ddpm_images, flow2d
+from experiments.run import train_and_evaluate
 from experiments.validate import ConfigError
 from experiments.workdir import WorkdirError, open_workdir
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 
 
-def tiny_flow2d(**overrides):
-    config = flow2d_config.get_config()
-    config.quick, config.quick_epochs, config.num_train = True, 1, 1024
-    config.quick_num_test, config.euler_steps, config.progress = 256, 5, False
+def configured(module, **overrides):
+    """The family's tiny variant with dotted-key overrides."""
+    config = module.get_config("tiny")
+    with config.unlocked():
+        config.train.progress = False
     for key, value in overrides.items():
-        setattr(config, key, value)
+        parent, _, leaf = key.rpartition(".")
+        setattr(config.get(parent) if parent else config, leaf, value)
     return config
+
+
+def tiny_flow2d(**overrides):
+    return configured(flow2d_config, **overrides)
 
 
 def test_a_workdir_refuses_another_config_and_can_start_afresh(tmp_path):
     with open_workdir(tiny_flow2d(), str(tmp_path)):
         pass  # what a first run leaves: the config record
-    other = tiny_flow2d(method="icfm", task="gaussian_to_moons")
-    with pytest.raises(WorkdirError, match=r"(?s)another config.*method: 'otcfm' -> 'icfm'.*task"):
-        flow2d.train_and_evaluate(other, str(tmp_path))
+    other = tiny_flow2d(**{"process.path": "icfm", "data.name": "2d:gaussian_to_moons"})
+    with pytest.raises(
+        WorkdirError, match=r"(?s)another config.*data.name: .*gaussian_to_moons.*process.path: 'otcfm' -> 'icfm'"
+    ):
+        train_and_evaluate(other, str(tmp_path))
     assert not (tmp_path / "results.json").exists()
+    # a cosmetic key (the progress bar) is not a different config
+    with open_workdir(tiny_flow2d(**{"train.progress": True}), str(tmp_path)):
+        pass
     with open_workdir(other, str(tmp_path), fresh=True):
         recorded = json.loads((tmp_path / "config.json").read_text())
-    assert recorded["method"] == "icfm"
+    assert recorded["process"]["path"] == "icfm"
 
 
 def test_a_second_process_on_a_workdir_fails_at_once_naming_the_holder(tmp_path):
@@ -80,36 +91,42 @@ def test_a_second_process_on_a_workdir_fails_at_once_naming_the_holder(tmp_path)
 @pytest.mark.parametrize(
     "key,value,message",
     [
-        ("learning_rate", -1.0, "config.learning_rate must be a finite number > 0"),
-        ("quick_epochs", -5, "config.quick_epochs must be a positive integer"),
-        ("batch_size", 20000, r"config.batch_size=20000 must be at most config.num_train \(1024\)"),
-        ("batch_size", 0, "config.batch_size must be a positive integer"),
-        ("euler_steps", 0, "config.euler_steps must be a positive integer"),
-        ("checkpoint_every", 0, "config.checkpoint_every must be a positive integer"),
-        ("log_every", 0, "config.log_every must be a positive integer"),
-        ("steps_per_call", 3, "config.steps_per_call=3 must divide the 2 steps"),
-        ("weight_decay", float("nan"), "config.weight_decay must be a finite number >= 0"),
+        ("optim.learning_rate", -1.0, "config.optim.learning_rate must be a finite number > 0"),
+        ("train.epochs", -5, "config.train.epochs must be a positive integer"),
+        (
+            "train.batch_size",
+            20000,
+            r"config.train.batch_size=20000 must be at most config.data.num_train \(1024\)",
+        ),
+        ("train.batch_size", 0, "config.train.batch_size must be a positive integer"),
+        ("sample.num_steps", 0, "config.sample.num_steps must be a positive integer"),
+        ("train.checkpoint_every", 0, "config.train.checkpoint_every must be a positive integer"),
+        ("train.log_every", 0, "config.train.log_every must be a positive integer"),
+        ("train.steps_per_call", 3, "config.train.steps_per_call=3 must divide the 2 steps"),
+        ("optim.weight_decay", float("nan"), "config.optim.weight_decay must be a finite number >= 0"),
+        ("optim.grad_clip", 0.0, "config.optim.grad_clip must be a finite number > 0"),
+        ("data.num_train", 0, "config.data.num_train must be a positive integer"),
+        ("objective.label_dropout", 1.0, r"config.objective.label_dropout must lie in \[0, 1\)"),
     ],
 )
 def test_flow2d_config_values_are_checked_before_any_work(tmp_path, key, value, message):
     config = tiny_flow2d(**{key: value})
     with pytest.raises(ConfigError, match=message):
-        flow2d.train_and_evaluate(config, str(tmp_path / "run"))
+        train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
 
 
 def test_ddpm_config_values_are_checked_before_any_work(tmp_path):
     for key, value, message in [
-        ("num_steps", 0, "config.num_steps must be a positive integer"),
+        ("train.num_steps", 0, "config.train.num_steps must be a positive integer"),
         ("optim.learning_rate", 0.0, "config.optim.learning_rate must be a finite number > 0"),
         ("optim.ema", 1.0, r"config.optim.ema must lie in \[0, 1\)"),
-        ("diffusion.num_timesteps", -3, "config.diffusion.num_timesteps must be a positive"),
+        ("process.schedule", "ddpm(num_timesteps=-3)", "config.process.schedule: .*num_timesteps"),
+        ("eval.bound_variance", "large", "'large' is not one of"),
     ]:
-        config = ddpm_config.get_config()
-        parent, _, leaf = key.rpartition(".")
-        setattr(config.get(parent) if parent else config, leaf, value)
-        with pytest.raises(ConfigError, match=message):
-            ddpm_images.train_and_evaluate(config, str(tmp_path / "run"))
+        config = configured(ddpm_config, **{key: value})
+        with pytest.raises((ConfigError, ValueError), match=message):
+            train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
 
 
@@ -204,7 +221,7 @@ def test_tensorboard_events_are_on_disk_at_every_checkpoint(tmp_path):
 
 def run_cli(args, env=None, timeout=300):
     return subprocess.run(
-        [sys.executable, "-m", "experiments.flow2d", *args],
+        [sys.executable, "-m", "experiments.run", "--config", "configs/flow2d.py:tiny", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -216,11 +233,14 @@ def run_cli(args, env=None, timeout=300):
 def test_cli_help_lists_every_key_and_unknown_keys_suggest_the_nearest():
     out = run_cli(["--help"])
     assert out.returncode == 0
-    assert "  learning_rate = 0.001" in out.stdout and "method = 'otcfm'  # icfm" in out.stdout
-    wrong = run_cli(["--config.learning_rat=1.0"])
+    assert "  optim.learning_rate = 0.001" in out.stdout
+    assert "  process.path = 'otcfm'  # flow path preset icfm" in out.stdout
+    assert "  train.epochs = 1  #" in out.stdout  # the variant's value, the base's description
+    wrong = run_cli(["--config.optim.learning_rat=1.0"])
     assert wrong.returncode != 0
-    assert "unknown config key config.learning_rat; did you mean config.learning_rate?" in (
-        wrong.stderr
+    assert (
+        "unknown config key config.optim.learning_rat; did you mean config.optim.learning_rate?"
+        in wrong.stderr
     )
     nested = run_cli(["--config.model.name=dit"])
     assert nested.returncode != 0 and "unknown config key config.model.name" in nested.stderr
@@ -229,20 +249,13 @@ def test_cli_help_lists_every_key_and_unknown_keys_suggest_the_nearest():
 @pytest.mark.parametrize("devices", [8])
 def test_otcfm_runs_on_several_devices_and_the_console_stays_short(tmp_path, devices):
     """The default method on 8 fake CPU devices (it used to hang, then abort), quietly."""
-    args = [
-        f"--workdir={tmp_path}",
-        "--config.quick=True",
-        "--config.quick_epochs=1",
-        "--config.num_train=1024",
-        "--config.quick_num_test=256",
-        "--config.euler_steps=5",
-        "--config.progress=False",
-    ]
+    args = [f"--workdir={tmp_path}", "--config.train.progress=False"]
     flags = f"--xla_force_host_platform_device_count={devices}"
     out = run_cli(args, env={"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}, timeout=240)
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["method"] == "otcfm" and np.isfinite(results["w2"])
+    assert results["name"] == "otcfm" and np.isfinite(results["w2"])
+    assert results["provenance"]["device"].startswith(f"{devices} x")
     console = (out.stdout + out.stderr).strip().splitlines()
     assert len(console) <= 10, console
     assert not any("INFO" in line for line in console), console

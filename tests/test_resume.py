@@ -13,17 +13,14 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = [
     "--config",
-    "configs/flow2d.py",
-    "--config.method=otcfm",
-    "--config.quick=True",
-    "--config.quick_epochs=12",
-    "--config.num_train=2048",
-    "--config.batch_size=128",
-    "--config.quick_num_test=256",
-    "--config.euler_steps=5",
-    "--config.checkpoint_every=16",  # 192 steps: the last periodic save is the final step
-    "--config.log_every=16",
-    "--config.progress=False",
+    "configs/flow2d.py:tiny",
+    "--config.process.path=otcfm",
+    "--config.train.epochs=12",
+    "--config.data.num_train=2048",
+    "--config.train.batch_size=128",
+    "--config.train.checkpoint_every=16",  # 192 steps: the last periodic save is the final step
+    "--config.train.log_every=16",
+    "--config.train.progress=False",
 ]
 
 
@@ -31,7 +28,7 @@ def launch(workdir):
     workdir.mkdir(exist_ok=True)
     log = open(workdir / "log.txt", "a")  # a file, not a pipe: absl/orbax logs would fill a pipe
     return subprocess.Popen(
-        [sys.executable, "-m", "experiments.flow2d", *ARGS, "--workdir", str(workdir)],
+        [sys.executable, "-m", "experiments.run", *ARGS, "--workdir", str(workdir)],
         cwd=ROOT,
         stdout=log,
         stderr=log,

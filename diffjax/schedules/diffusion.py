@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax._checks import Choice, check_instance, check_positive
+from diffjax._checks import Choice, check_instance, check_int, check_positive
 from diffjax.schedules.base import Array, Schedule, as_time
 
 
@@ -77,6 +77,7 @@ class DiscreteDDPM(Schedule):
 
     def __post_init__(self):
         check_instance("beta_schedule", self.beta_schedule, BetaSchedule)
+        check_int("num_timesteps", self.num_timesteps, minimum=1)
         if self.t_min is None:
             object.__setattr__(self, "t_min", 1.0 / self.num_timesteps)
         super().__post_init__()
