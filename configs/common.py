@@ -9,6 +9,8 @@ from ml_collections.config_dict import placeholder
 
 
 def base() -> ml_collections.ConfigDict:
+    # one key per line: `--help` reads each line's comment as the key's description
+    # fmt: off
     c = ml_collections.ConfigDict()
     c.name = "run"  # a label carried into results.json and study tables
     c.seed = 0  # data draws, initialisation, training and sampling keys derive from it
@@ -85,6 +87,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE
     c.eval.pf_nll_probes = 1  # images: Hutchinson probes of the divergence
     c.eval.inception_weights = ""  # local Inception weights file for 'fid'
+    # fmt: on
     return c
 
 

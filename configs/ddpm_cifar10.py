@@ -19,7 +19,13 @@ def get_config(arg: str = ""):
         c.name = "ddpm_cifar10"
         c.data.name = "cifar10"
         c.network.unet.update(
-            {"ch": 128, "ch_mult": (1, 2, 2, 2), "num_res_blocks": 2, "attn_resolutions": (16,), "groups": 32}
+            {
+                "ch": 128,
+                "ch_mult": (1, 2, 2, 2),
+                "num_res_blocks": 2,
+                "attn_resolutions": (16,),
+                "groups": 32,
+            }
         )
         c.optim.learning_rate = 2e-4
         c.optim.warmup_steps = 5000

@@ -44,7 +44,9 @@ def get_config(arg: str = ""):
     c.seed = 0
     c.data.name = "digits"
     c.network.name = "unet"
-    c.process.schedule = "ddpm(num_timesteps=1000, beta_schedule='linear', beta_start=1e-4, beta_end=0.02)"
+    c.process.schedule = (
+        "ddpm(num_timesteps=1000, beta_schedule='linear', beta_start=1e-4, beta_end=0.02)"
+    )
     c.objective.loss = "denoising"
     c.objective.parameterisation = "eps"
     c.objective.noise_conditioning = "ddpm_index"

@@ -117,7 +117,9 @@ def _loss(config, denoiser, path, classes: int):
         loss = make_hybrid_loss(denoiser, vlb_weight=o.hybrid_vlb_weight)
     if o.label_dropout > 0:
         if not config.data.conditional:
-            raise ValueError("config.objective.label_dropout > 0 needs config.data.conditional=True.")
+            raise ValueError(
+                "config.objective.label_dropout > 0 needs config.data.conditional=True."
+            )
         loss = with_label_dropout(loss, o.label_dropout, classes)
     return loss
 
@@ -159,7 +161,9 @@ def build(config, total_steps: int | None = None) -> Components:
     path = _path(config)
     o = config.objective
     param = resolved("objective.parameterisation", resolve.parameterisation, o.parameterisation)
-    noise = resolved("objective.noise_conditioning", resolve.noise_conditioning, o.noise_conditioning)
+    noise = resolved(
+        "objective.noise_conditioning", resolve.noise_conditioning, o.noise_conditioning
+    )
     channels = _channels(config)
     module = network(config, classes, channels)
     try:

@@ -86,7 +86,10 @@ def _points(kind: str, name: str, config) -> Data:
             shape=(2,),
         )
     if kind == "2d":
-        train, test = sample_2d(name, d.num_train, seed * 10 + 2), sample_2d(name, d.num_test, seed * 10 + 4)
+        train, test = (
+            sample_2d(name, d.num_train, seed * 10 + 2),
+            sample_2d(name, d.num_test, seed * 10 + 4),
+        )
         return Data(train=train, test=test, shape=(2,))
     gmm = MIXTURES[name]()
     x, y = analytic.sample(gmm, jax.random.PRNGKey(seed * 10 + 2), d.num_train)
@@ -151,7 +154,9 @@ def load(config) -> Data:
     return _points(kind, rest, config) if kind in ("2d", "gmm") else _images(config)
 
 
-def point_batches(data: Data, config, total: int, *, train=None, source=None, paired=False, pair=None):
+def point_batches(
+    data: Data, config, total: int, *, train=None, source=None, paired=False, pair=None
+):
     """batches_from(k): the batches of steps k, k + 1, ... of points: per epoch, a permutation
     drawn from (seed, epoch) orders the data (and, unless `paired`, a second one the source);
     `pair(data, source)` re-pairs each batch (exact OT on the host). Labels follow the data."""
@@ -192,6 +197,8 @@ def image_batches(data: Data, config, total: int):
     def record(r):
         return {"data": r["image"], "cond": r["label"]} if cond else {"data": r["image"]}
 
-    ds = batches(data.train_images, config.train.batch_size, total, seed=config.seed, transform=record)
+    ds = batches(
+        data.train_images, config.train.batch_size, total, seed=config.seed, transform=record
+    )
     options = grain.ReadOptions(num_threads=2, prefetch_buffer_size=8)
     return lambda k: ds[k:].to_iter_dataset(options)

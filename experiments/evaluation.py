@@ -119,8 +119,10 @@ def pf_nll(ev: Evaluation) -> dict:
     """-log p by the probability-flow ODE on the first eval.pf_nll_examples test examples."""
     cfg, den = ev.config.eval, ev.components.denoiser
     x = np.asarray(ev.data.test[: cfg.pf_nll_examples], np.float32)
-    cond = None if ev.data.test_labels is None or not ev.config.data.conditional else (
-        jnp.asarray(ev.data.test_labels[: len(x)])
+    cond = (
+        None
+        if ev.data.test_labels is None or not ev.config.data.conditional
+        else (jnp.asarray(ev.data.test_labels[: len(x)]))
     )
     k_deq, k_probe = jax.random.split(ev.key)
     if ev.data.images:  # uniform dequantisation within each pixel level's bin
@@ -154,7 +156,9 @@ def denoiser_error(ev: Evaluation, num_levels: int = 9) -> dict:
     den = ev.components.denoiser
     sched = den.schedule
     with jax.enable_x64(True):
-        lo, hi = (float(sched(jnp.asarray(t, jnp.float64)).logsnr) for t in (sched.t_max, sched.t_min))
+        lo, hi = (
+            float(sched(jnp.asarray(t, jnp.float64)).logsnr) for t in (sched.t_max, sched.t_min)
+        )
         levels = np.linspace(min(8.0, hi), max(-8.0, lo), num_levels)
         times = [float(sched.t_from_logsnr(jnp.asarray(lam, jnp.float64))) for lam in levels]
     x0 = jnp.asarray(ev.data.test, jnp.float32)
@@ -195,7 +199,10 @@ def sampler_error(ev: Evaluation) -> dict:
         )
         ref = np.asarray(out.samples)
     err = np.sqrt(np.mean((ev.samples - ref) ** 2))
-    return {"sampler_error": float(err), "w2_exact_sampler": metrics.wasserstein2(ref, ev.data.test)}
+    return {
+        "sampler_error": float(err),
+        "w2_exact_sampler": metrics.wasserstein2(ref, ev.data.test),
+    }
 
 
 METRICS = {
@@ -253,4 +260,3 @@ def evaluate(ev: Evaluation) -> dict:
     for i, name in enumerate(ev.config.eval.metrics):
         out.update(METRICS[name](dataclasses.replace(ev, key=jax.random.fold_in(ev.key, i))))
     return out
-

@@ -43,7 +43,9 @@ def key_comments(path: str) -> dict:
     """'key' -> the comment on its assignment line (c.key = ...  # comment) in configs/common.py
     (the base every config starts from) or, overriding it, in the config file itself."""
     out, prefix = {}, re.compile(r"^\s*c\.([\w.]+)\s*=.*?#\s*(.+)$")
-    base = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "common.py")
+    base = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "common.py"
+    )
     for file in dict.fromkeys([base, path.split(":")[0]]):
         if os.path.exists(file):
             for line in open(file):

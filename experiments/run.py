@@ -34,9 +34,8 @@ from diffjax.training import (
     train,
 )
 from experiments import components as C
-from experiments import datasets
+from experiments import datasets, provenance
 from experiments import evaluation as E
-from experiments import provenance
 from experiments import validate as check
 from experiments.workdir import guarded
 
@@ -61,12 +60,23 @@ def draw(config, comps, params, num: int, key, x_init=None, cond=None, trajector
         stop = min(num, start + s.chunk)
         k_init, k_run = jax.random.split(jax.random.fold_in(key, i))
         if x_init is None:
-            x0 = prior_sample(k_init, (stop - start, *comps.shape), den.schedule, s.t_start, jnp.float32)
+            x0 = prior_sample(
+                k_init, (stop - start, *comps.shape), den.schedule, s.t_start, jnp.float32
+            )
         else:
             x0 = jnp.asarray(x_init[start:stop])
         c = None if cond is None else jnp.asarray(cond[start:stop])
         k_run = k_run if comps.sampler.stochastic else None
-        res = sample(den, x0, grid, comps.sampler, key=k_run, params=params, cond=c, return_trajectory=trajectory)
+        res = sample(
+            den,
+            x0,
+            grid,
+            comps.sampler,
+            key=k_run,
+            params=params,
+            cond=c,
+            return_trajectory=trajectory,
+        )
         outs.append(np.asarray(res.samples))
         inits.append(np.asarray(x0))
         trajs.append(np.asarray(res.trajectory) if trajectory else None)
@@ -82,7 +92,11 @@ def _fit(config, workdir, comps, params, batches_from, total, key, hooks=()):
     o, t = config.optim, config.train
     state = init_train_state(params, comps.optimizer, key)
     step = make_train_step(
-        comps.loss, comps.optimizer, ema=o.ema, ema_warmup=o.ema_warmup, steps_per_call=t.steps_per_call
+        comps.loss,
+        comps.optimizer,
+        ema=o.ema,
+        ema_warmup=o.ema_warmup,
+        steps_per_call=t.steps_per_call,
     )
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=t.checkpoint_every)
     ckpt.install_sigterm_handler()
@@ -131,13 +145,17 @@ def _train_all(config, workdir, comps, data, params, key):
     if data.images and config.train.sample_every:
         hooks = (_sample_grid_hook(config, workdir, comps),)
     batches = _batches(config, data, comps, total)
-    params, seconds = _fit(config, workdir, comps, params, batches, total, jax.random.fold_in(key, 1), hooks)
+    params, seconds = _fit(
+        config, workdir, comps, params, batches, total, jax.random.fold_in(key, 1), hooks
+    )
     for k in range(1, config.train.reflow + 1):
         num = len(data.train_source)
         images = draw(config, comps, params, num, key, x_init=data.train_source)[0]
         batches = _batches(config, data, comps, total, train=images, paired=True)
         round_dir = os.path.join(workdir, f"reflow{k}")
-        params, more = _fit(config, round_dir, comps, params, batches, total, jax.random.fold_in(key, 1 + k))
+        params, more = _fit(
+            config, round_dir, comps, params, batches, total, jax.random.fold_in(key, 1 + k)
+        )
         seconds += more
     return params, seconds
 
@@ -149,19 +167,33 @@ def _evaluate(config, workdir, comps, data, params) -> dict:
     x_init = data.test_source[:num] if data.test_source is not None else None
     cond = None
     if config.data.conditional:
-        cond = np.resize(data.test_labels, num) if config.sample.labels is None else (
-            np.full(num, config.sample.labels, np.int32)
+        cond = (
+            np.resize(data.test_labels, num)
+            if config.sample.labels is None
+            else (np.full(num, config.sample.labels, np.int32))
         )
     start = time.perf_counter()
     samples, inits, traj, grid = draw(
-        config, comps, params, num, key, x_init=x_init, cond=cond, trajectory="npe" in config.eval.metrics
+        config,
+        comps,
+        params,
+        num,
+        key,
+        x_init=x_init,
+        cond=cond,
+        trajectory="npe" in config.eval.metrics,
     )
     sample_time = time.perf_counter() - start
     _save_samples(workdir, data, samples, traj)
     ev = E.Evaluation(config, data, comps, params, samples, inits, cond, traj, grid, key)
     start = time.perf_counter()
     scores = E.evaluate(ev)
-    return {**scores, "num_samples": num, "sample_seconds": sample_time, "eval_seconds": time.perf_counter() - start}
+    return {
+        **scores,
+        "num_samples": num,
+        "sample_seconds": sample_time,
+        "eval_seconds": time.perf_counter() - start,
+    }
 
 
 def _save_samples(workdir, data, samples, traj) -> None:
@@ -185,12 +217,16 @@ def validate(config) -> None:
     check.non_negative(config, "optim.weight_decay", "optim.warmup_steps", "train.reflow")
     check.non_negative(config, "train.sample_every", "eval.pf_nll_examples")
     check.fraction(config, "optim.ema", "objective.label_dropout")
-    check.optional(config, check.positive_int, "train.num_steps", "train.epochs", "eval.num_samples")
+    check.optional(
+        config, check.positive_int, "train.num_steps", "train.epochs", "eval.num_samples"
+    )
     check.optional(config, check.positive, "optim.grad_clip", "sample.clip_x0")
     if config.train.num_steps is None and config.train.epochs is None:
         raise check.ConfigError("set config.train.num_steps or config.train.epochs.")
     if config.train.reflow and config.process.path != "rf":
-        raise check.ConfigError(f"config.train.reflow={config.train.reflow} needs config.process.path='rf'.")
+        raise check.ConfigError(
+            f"config.train.reflow={config.train.reflow} needs config.process.path='rf'."
+        )
     if not config.data.name.startswith(("2d:", "gmm:")) and config.train.num_steps is None:
         raise check.ConfigError("image data: set config.train.num_steps (epochs count points).")
     E.check_metrics(config)
@@ -215,7 +251,9 @@ def _run(config, workdir: str) -> dict:
     data = datasets.load(config)
     if data.images and config.data.num_test < len(data.test):
         data = datasets.truncate_test(data, config.data.num_test)
-    check.at_most(config, "train.batch_size", data.num_train, f"the {data.num_train} training examples")
+    check.at_most(
+        config, "train.batch_size", data.num_train, f"the {data.num_train} training examples"
+    )
     E.check_metrics(config, data)
     comps = C.with_data(build(config), data)
     key = jax.random.PRNGKey(config.seed)

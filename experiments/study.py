@@ -25,10 +25,6 @@ import shutil
 import sys
 import traceback
 
-import numpy as np
-
-from experiments import provenance
-
 
 @dataclasses.dataclass(frozen=True)
 class Axis:
@@ -46,7 +42,9 @@ class Study:
     seeds: tuple
     metrics: tuple  # results.json keys summarised (mean +- std over seeds)
     overrides: dict = dataclasses.field(default_factory=dict)  # applied to every job
-    paper: dict = dataclasses.field(default_factory=dict)  # cell labels -> {metric: (mean, std) | value}
+    paper: dict = dataclasses.field(
+        default_factory=dict
+    )  # cell labels -> {metric: (mean, std) | value}
     skip: dict = dataclasses.field(default_factory=dict)  # cell labels -> why the study skips it
     # column -> (key(config), value(config)): a reference each job is scored against (e.g. the
     # two-sample floor of its test set), computed once per key with --baselines
@@ -83,7 +81,8 @@ def jobs(study: Study, only: dict | None = None, seeds=None) -> list[Job]:
         for levels in itertools.product(*(a.values.items() for a in study.axes)):
             cell = tuple(label for label, _ in levels)
             if cell in study.skip or any(
-                label not in only.get(a.name, [label]) for a, label in zip(study.axes, cell)
+                label not in only.get(a.name, [label])
+                for a, label in zip(study.axes, cell, strict=False)
             ):
                 continue
             overrides = dict(study.overrides)
@@ -128,11 +127,15 @@ def run_job(study: Study, job: Job, workdir: str) -> dict | None:
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "failed.json"), "w") as f:
             json.dump({"error": f"{type(err).__name__}: {err}", "trace": traceback.format_exc()}, f)
-        print(f"FAILED {'/'.join(job.cell)} seed {job.seed}: {type(err).__name__}: {err}", flush=True)
+        print(
+            f"FAILED {'/'.join(job.cell)} seed {job.seed}: {type(err).__name__}: {err}", flush=True
+        )
         return None
     if os.path.exists(os.path.join(d, "failed.json")):
         os.remove(os.path.join(d, "failed.json"))
-    shown = ", ".join(f"{m} {result[m]:.4g}" for m in study.metrics if isinstance(result.get(m), float))
+    shown = ", ".join(
+        f"{m} {result[m]:.4g}" for m in study.metrics if isinstance(result.get(m), float)
+    )
     print(f"{'/'.join(job.cell)} seed {job.seed}: {shown}", flush=True)
     return result
 
@@ -155,7 +158,13 @@ def collect(study: Study, workdir: str) -> tuple[list[dict], list[dict]]:
             if os.path.exists(path):
                 with open(path) as f:
                     record = json.load(f)
-                out.append({"cell": dict(zip([a.name for a in study.axes], job.cell)), "seed": job.seed, **record})
+                out.append(
+                    {
+                        "cell": dict(zip([a.name for a in study.axes], job.cell, strict=False)),
+                        "seed": job.seed,
+                        **record,
+                    }
+                )
                 break
     return rows, failed
 
@@ -209,12 +218,16 @@ def baselines(study: Study, workdir: str, compute: bool) -> dict:
     return out
 
 
-def summarise(study: Study, workdir: str, docs: str = "", command: str = "", compute_baselines=False) -> str:
+def summarise(
+    study: Study, workdir: str, docs: str = "", command: str = "", compute_baselines=False
+) -> str:
     """Writes table.md, rows.json, cells.json and the plots to workdir (and docs/ if given)."""
     from experiments import tables
 
     rows, failed = collect(study, workdir)
-    table, records = tables.summarise(study, rows, baselines(study, workdir, compute_baselines), failed)
+    table, records = tables.summarise(
+        study, rows, baselines(study, workdir, compute_baselines), failed
+    )
     os.makedirs(workdir, exist_ok=True)
     tables.write(os.path.join(workdir, "table.md"), table)
     tables.write(os.path.join(workdir, "rows.json"), rows)
@@ -231,14 +244,22 @@ def summarise(study: Study, workdir: str, docs: str = "", command: str = "", com
 def _parse(argv):
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m experiments.study", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.study", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--study", required=True, help="a study file defining get_study()")
     p.add_argument("--workdir", required=True, help="root of the study's job directories")
-    p.add_argument("--variant", default=None, help="run the study on this config variant (e.g. tiny)")
-    p.add_argument("--only", action="append", default=[], help="AXIS=label,label: only these levels")
+    p.add_argument(
+        "--variant", default=None, help="run the study on this config variant (e.g. tiny)"
+    )
+    p.add_argument(
+        "--only", action="append", default=[], help="AXIS=label,label: only these levels"
+    )
     p.add_argument("--seeds", default="", help="comma-separated seeds (default: the study's)")
     p.add_argument("--share", default="0/1", help="i/n: run every n-th job from the i-th")
-    p.add_argument("--merge", action="append", default=[], help="adopt finished jobs of DIR or rows.json")
+    p.add_argument(
+        "--merge", action="append", default=[], help="adopt finished jobs of DIR or rows.json"
+    )
     p.add_argument("--summarise_only", action="store_true", help="run nothing; summarise")
     p.add_argument("--baselines", action="store_true", help="compute the study's baseline columns")
     p.add_argument("--docs", default="", help="also write the table here (markdown + .json rows)")

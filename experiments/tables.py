@@ -48,7 +48,9 @@ def _product(study):
     return itertools.product(*(list(a.values) for a in study.axes))
 
 
-def summarise(study, rows: list[dict], baselines: dict | None = None, failed=()) -> tuple[str, list]:
+def summarise(
+    study, rows: list[dict], baselines: dict | None = None, failed=()
+) -> tuple[str, list]:
     """Markdown table and per-cell records. `baselines`: {column: {cell/seed key: value}}."""
     baselines = baselines or {}
     head = [a.name for a in study.axes] + ["seeds"]
@@ -61,7 +63,9 @@ def summarise(study, rows: list[dict], baselines: dict | None = None, failed=())
     for cell, sel in cells(study, rows).items():
         rec = _cell_record(study, cell, sel, baselines)
         records.append(rec)
-        row = list(cell) + [str(len(sel)) + (f" ({failures[cell]} failed)" if failures[cell] else "")]
+        row = list(cell) + [
+            str(len(sel)) + (f" ({failures[cell]} failed)" if failures[cell] else "")
+        ]
         for m in study.metrics:
             row.append(mean_std(rec["values"][m]))
             if _has_paper(study, m):
@@ -81,7 +85,7 @@ def _cell_record(study, cell, sel, baselines) -> dict:
     paper = study.paper.get(cell, {})
     key = lambda r: baseline_key(cell, r["seed"])
     return {
-        "cell": dict(zip([a.name for a in study.axes], cell)),
+        "cell": dict(zip([a.name for a in study.axes], cell, strict=False)),
         "seeds": [r["seed"] for r in sel],
         "values": values,
         "mean": {m: float(np.mean(v)) for m, v in values.items() if v},
@@ -116,10 +120,26 @@ def plot(study, records: list[dict], directory: str) -> list[str]:
             continue
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(sel) + 1.2))
         y = np.arange(len(sel))
-        ax.errorbar([r["mean"][m] for r in sel], y, xerr=[r["std"].get(m, 0.0) for r in sel], fmt="o", label="ours")
-        paper = [(i, r["paper"][m]) for i, r in enumerate(sel) if isinstance(r["paper"].get(m), tuple | list)]
+        ax.errorbar(
+            [r["mean"][m] for r in sel],
+            y,
+            xerr=[r["std"].get(m, 0.0) for r in sel],
+            fmt="o",
+            label="ours",
+        )
+        paper = [
+            (i, r["paper"][m])
+            for i, r in enumerate(sel)
+            if isinstance(r["paper"].get(m), tuple | list)
+        ]
         if paper:
-            ax.errorbar([p[1][0] for p in paper], [p[0] + 0.2 for p in paper], xerr=[p[1][1] for p in paper], fmt="s", label="paper")
+            ax.errorbar(
+                [p[1][0] for p in paper],
+                [p[0] + 0.2 for p in paper],
+                xerr=[p[1][1] for p in paper],
+                fmt="s",
+                label="paper",
+            )
         ax.set_yticks(y, ["/".join(r["cell"].values()) for r in sel], fontsize=7)
         ax.set_xlabel(m)
         ax.legend(fontsize=7)

@@ -61,7 +61,9 @@ def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
 
 
 def test_a_mixture_run_scores_against_the_exact_references(tmp_path):
-    config = configured(gmm, "tiny", **{"eval.metrics": ("w2", "denoiser_error", "sampler_error", "pf_nll")})
+    config = configured(
+        gmm, "tiny", **{"eval.metrics": ("w2", "denoiser_error", "sampler_error", "pf_nll")}
+    )
     r = train_and_evaluate(config, str(tmp_path))
     assert r["denoiser_error"] > 0 and len(r["denoiser_error_by_logsnr"]) == 9
     assert r["sampler_error"] > 0 and np.isfinite(r["w2_exact_sampler"])
@@ -78,7 +80,9 @@ def _evaluation(config, den, num=256):
     from experiments.run import draw
 
     samples, x_init, _, grid = draw(config, comps, None, num, jax.random.PRNGKey(1))
-    return E.Evaluation(config, data, comps, None, samples, x_init, None, None, grid, jax.random.PRNGKey(2))
+    return E.Evaluation(
+        config, data, comps, None, samples, x_init, None, None, grid, jax.random.PRNGKey(2)
+    )
 
 
 def test_the_exact_denoiser_scores_zero_on_the_reference_metrics():
@@ -111,14 +115,18 @@ def test_conditional_training_with_label_dropout_and_guidance(tmp_path):
     module = components.build(config).denoiser.network.module
     assert module.num_classes == 8
     config = configured(gmm, "tiny", **{"data.conditional": True})
-    with pytest.raises(ValueError, match="'sampler_error' needs an unconditional model"):
+    with pytest.raises(ValueError, match="'denoiser_error' needs an unconditional model"):
         train_and_evaluate(config, str(tmp_path / "refused"))
     assert not (tmp_path / "refused" / "checkpoints").exists()
 
 
 def test_configs_of_each_family():
     cifar = ddpm_cifar10.get_config()
-    assert (cifar.data.name, cifar.network.unet.ch, cifar.optim.warmup_steps) == ("cifar10", 128, 5000)
+    assert (cifar.data.name, cifar.network.unet.ch, cifar.optim.warmup_steps) == (
+        "cifar10",
+        128,
+        5000,
+    )
     with pytest.raises(ValueError, match="config variant 'huge' is not one of"):
         flow2d.get_config("huge")
     with pytest.raises(AttributeError, match="learning_rat"):
@@ -128,8 +136,16 @@ def test_configs_of_each_family():
 @pytest.mark.parametrize(
     "key,value,message",
     [
-        ("data.name", "2d:moons_to_spirals", r"config.data.name='2d:moons_to_spirals' is not one of"),
-        ("network.name", "resnet", r"config.network.name='resnet' is not one of \['dit', 'mlp', 'unet'\]"),
+        (
+            "data.name",
+            "2d:moons_to_spirals",
+            r"config.data.name='2d:moons_to_spirals' is not one of",
+        ),
+        (
+            "network.name",
+            "resnet",
+            r"config.network.name='resnet' is not one of \['dit', 'mlp', 'unet'\]",
+        ),
         ("process.path", "otfm", r"config.process.path: .*'otfm'"),
         ("process.coupling", "sinkhorn(eps=1)", r"config.process.coupling: .*eps"),
         ("objective.loss", "vlb", r"config.objective.loss='vlb' is not one of"),
@@ -151,7 +167,9 @@ def test_a_bad_choice_is_named_before_any_work(tmp_path, key, value, message):
 
 
 def test_a_missing_inception_file_fails_before_training(tmp_path):
-    config = configured(ddpm_digits, **{"eval.metrics": ("fid",), "eval.inception_weights": str(tmp_path / "x.pth")})
+    config = configured(
+        ddpm_digits, **{"eval.metrics": ("fid",), "eval.inception_weights": str(tmp_path / "x.pth")}
+    )
     with pytest.raises(FileNotFoundError, match="does not download weights"):
         train_and_evaluate(config, str(tmp_path / "fid"))
     assert not (tmp_path / "fid" / "checkpoints").exists()

@@ -51,7 +51,8 @@ def test_a_workdir_refuses_another_config_and_can_start_afresh(tmp_path):
         pass  # what a first run leaves: the config record
     other = tiny_flow2d(**{"process.path": "icfm", "data.name": "2d:gaussian_to_moons"})
     with pytest.raises(
-        WorkdirError, match=r"(?s)another config.*data.name: .*gaussian_to_moons.*process.path: 'otcfm' -> 'icfm'"
+        WorkdirError,
+        match=r"(?s)another config.*data.name: .*gaussian_to_moons.*process.path: 'otcfm' -> 'icfm'",
     ):
         train_and_evaluate(other, str(tmp_path))
     assert not (tmp_path / "results.json").exists()
@@ -103,7 +104,11 @@ def test_a_second_process_on_a_workdir_fails_at_once_naming_the_holder(tmp_path)
         ("train.checkpoint_every", 0, "config.train.checkpoint_every must be a positive integer"),
         ("train.log_every", 0, "config.train.log_every must be a positive integer"),
         ("train.steps_per_call", 3, "config.train.steps_per_call=3 must divide the 2 steps"),
-        ("optim.weight_decay", float("nan"), "config.optim.weight_decay must be a finite number >= 0"),
+        (
+            "optim.weight_decay",
+            float("nan"),
+            "config.optim.weight_decay must be a finite number >= 0",
+        ),
         ("optim.grad_clip", 0.0, "config.optim.grad_clip must be a finite number > 0"),
         ("data.num_train", 0, "config.data.num_train must be a positive integer"),
         ("objective.label_dropout", 1.0, r"config.objective.label_dropout must lie in \[0, 1\)"),

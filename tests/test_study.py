@@ -56,7 +56,7 @@ def run_study(args, log):
 
 
 def finished(workdir):
-    return sorted(str(p.relative_to(workdir).parent) for p in workdir.glob("jobs/**/results.json"))
+    return sorted(str(p.relative_to(workdir).parent) for p in workdir.glob("jobs/*/*/seed*/results.json"))
 
 
 def test_a_tiny_study_killed_in_the_middle_resumes_and_writes_its_summary(tmp_path, tiny_study):
@@ -74,7 +74,9 @@ def test_a_tiny_study_killed_in_the_middle_resumes_and_writes_its_summary(tmp_pa
     assert 3 <= len(done) < 8
     mtimes = {d: os.path.getmtime(workdir / d / "results.json") for d in done}
     with open(tmp_path / "log2.txt", "w") as log:
-        assert run_study(args, log).wait(timeout=600) == 0, (tmp_path / "log2.txt").read_text()[-3000:]
+        assert run_study(args, log).wait(timeout=600) == 0, (tmp_path / "log2.txt").read_text()[
+            -3000:
+        ]
     assert len(finished(workdir)) == 8
     # finished jobs were skipped, not rerun
     assert all(os.path.getmtime(workdir / d / "results.json") == m for d, m in mtimes.items())
@@ -83,9 +85,20 @@ def test_a_tiny_study_killed_in_the_middle_resumes_and_writes_its_summary(tmp_pa
     cells = json.loads((workdir / "cells.json").read_text())
     assert len(cells) == 4 and all(c["seeds"] == [0, 1] for c in cells)
     rows = json.loads((workdir / "rows.json").read_text())
-    first = next(r for r in rows if r["cell"] == {"method": "icfm", "task": "8g"} and r["seed"] == 0)
-    assert cells[0]["mean"]["w2"] == pytest.approx(np.mean([r["w2"] for r in rows if r["cell"] == first["cell"]]))
-    for key in ("git_revision", "config_hash", "diffjax_version", "jax_version", "device", "wall_seconds"):
+    first = next(
+        r for r in rows if r["cell"] == {"method": "icfm", "task": "8g"} and r["seed"] == 0
+    )
+    assert cells[0]["mean"]["w2"] == pytest.approx(
+        np.mean([r["w2"] for r in rows if r["cell"] == first["cell"]])
+    )
+    for key in (
+        "git_revision",
+        "config_hash",
+        "diffjax_version",
+        "jax_version",
+        "device",
+        "wall_seconds",
+    ):
         assert key in first["provenance"]
     assert (workdir / "w2.png").exists() and (workdir / "npe.png").exists()
 
@@ -106,7 +119,15 @@ def test_shares_partition_the_jobs_and_merge_into_one_summary(tmp_path, tiny_stu
             d = j.directory(str(root))
             os.makedirs(d)
             with open(os.path.join(d, "results.json"), "w") as f:
-                json.dump({"w2": 1.0 + j.seed, "npe": 0.5, "train_seconds": 2.0, "provenance": {"git_revision": "abc1234"}}, f)
+                json.dump(
+                    {
+                        "w2": 1.0 + j.seed,
+                        "npe": 0.5,
+                        "train_seconds": 2.0,
+                        "provenance": {"git_revision": "abc1234"},
+                    },
+                    f,
+                )
     assert S.merge(study, str(here), str(there)) == len(shares[1] + shares[2])
     assert S.merge(study, str(here), str(there)) == 0
     table = S.summarise(study, str(here))
@@ -136,7 +157,11 @@ def test_the_docs_table_names_its_command_and_every_rows_revision():
         S.Study("t", "configs/flow2d.py", (), (0,), ("w2",)),
         "| table |\n",
         "python -m experiments.study --study s.py --workdir w --docs d.md",
-        [{"provenance": {"git_revision": "aaa1111"}}, {"revision": "17dd7eb"}, {"revision": "17dd7eb"}],
+        [
+            {"provenance": {"git_revision": "aaa1111"}},
+            {"revision": "17dd7eb"},
+            {"revision": "17dd7eb"},
+        ],
         "d.json",
     )
     assert "Command: `python -m experiments.study --study s.py --workdir w --docs d.md`" in text
@@ -154,6 +179,10 @@ def test_a_committed_table_row_reproduces_bit_for_bit(tmp_path):
     args = ["--study", "experiments/studies/flow2d_table.py", "--workdir", str(tmp_path)]
     args += ["--only", "method=fm", "--only", "task=gaussian_to_8gaussians", "--seeds", "42"]
     with open(tmp_path / "log.txt", "w") as log:
-        assert run_study(args, log).wait(timeout=900) == 0, (tmp_path / "log.txt").read_text()[-3000:]
-    got = json.load(open(tmp_path / "jobs" / "fm" / "gaussian_to_8gaussians" / "seed42" / "results.json"))
+        assert run_study(args, log).wait(timeout=900) == 0, (tmp_path / "log.txt").read_text()[
+            -3000:
+        ]
+    got = json.load(
+        open(tmp_path / "jobs" / "fm" / "gaussian_to_8gaussians" / "seed42" / "results.json")
+    )
     assert (got["w2"], got["npe"]) == (row["w2"], row["npe"]), tables.revision_of(row)
