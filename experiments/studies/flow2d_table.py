@@ -72,10 +72,12 @@ targets, NPE against W2^2(test source, test target). rf is the first rectified f
 reflow round (the paper's RF row, whose NPE only straightened paths reach). The two-sample floor is
 the exact W2 between each seed's test targets and an independent 10k draw (a perfect model's
 score). SB-CFM on moons_to_8gaussians is skipped (blank in the paper; Sinkhorn at epsilon 2 hits
-its iteration cap at that pair's cost scale: ~1.5 h per run here). Rows marked 17dd7eb predate the
-SELU-via-exp change (416f770, equal to float32 round-off per call but not bit-for-bit over 19k
-steps); the rows of every other revision reproduce at HEAD bit-for-bit
-(tests/test_study.py::test_a_committed_table_row_reproduces_bit_for_bit).
+its iteration cap at that pair's cost scale: ~1.5 h per run here). Each row names the revision
+that produced it: the I-CFM and FM rows were rerun at a327dea (HEAD's numerics; the FM N ->
+8gaussians seed-42 row reproduces bit-for-bit, tests/test_study.py); the OT-CFM rows (17dd7eb)
+predate the SELU-via-exp change (416f770: equal to float32 round-off per call, not bit-for-bit
+over 19k steps) and were not rerun (~9 CPU-hours); the SB-CFM / RF rows ran at 6eaed38, whose
+numerics for those paths short runs showed unchanged through issue 10's refactor.
 """
 
 
