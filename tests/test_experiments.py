@@ -175,11 +175,28 @@ def test_a_missing_inception_file_fails_before_training(tmp_path):
     assert not (tmp_path / "fid" / "checkpoints").exists()
 
 
+def _cpu() -> str:
+    try:
+        return next(
+            l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        return "unknown"
+
+
 def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
-    """tests/data/reference_runs.json: the tiny variants' results at the revision it names."""
+    """tests/data/reference_runs.json: the tiny variants' results at the revision it names,
+    bit-for-bit on the CPU model that produced them; elsewhere XLA:CPU may order float32
+    reductions differently, so another CPU model is held to 1e-5 relative."""
     with open(os.path.join(ROOT, "tests", "data", "reference_runs.json")) as f:
         reference = json.load(f)
+    same_cpu = reference.get("cpu") == _cpu()
     for name, ref in reference["runs"].items():
         module = {"flow2d": flow2d, "ddpm_digits": ddpm_digits, "gmm": gmm}[name]
         got = train_and_evaluate(configured(module), str(tmp_path / name))
-        assert {k: got[k] for k in ref} == ref, (name, reference["revision"])
+        got = {k: got[k] for k in ref}
+        if same_cpu:
+            assert got == ref, (name, reference["revision"])
+        else:
+            for k in ref:
+                np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, err_msg=f"{name}.{k}")
