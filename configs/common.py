@@ -41,7 +41,7 @@ def base() -> ml_collections.ConfigDict:
     c.objective.loss = "flow_matching"  # flow_matching | denoising | hybrid (Nichol & Dhariwal, learned variance)
     c.objective.parameterisation = "velocity"  # eps | x0 | v | score | velocity | edm
     c.objective.noise_conditioning = "t"  # what the network sees: t | scaled_t | ddpm_index | logsnr | edm
-    c.objective.weighting = "simple"  # denoising: simple | snr | x0 | min_snr(gamma=5) | sigmoid | edm | elbo | ...
+    c.objective.weighting = "simple"  # denoising: simple (=snr) | x0 | min_snr(gamma=5) | sigmoid | edm | elbo | velocity | output
     c.objective.time_sampling = "uniform"  # uniform | discrete | antithetic | logit_normal | edm_lognormal
     c.objective.label_dropout = 0.0  # conditional: probability of the 'no label' index (classifier-free guidance)
     c.objective.hybrid_vlb_weight = 1e-3  # hybrid: lambda of L_simple + lambda L_vlb
@@ -81,10 +81,11 @@ def base() -> ml_collections.ConfigDict:
     c.sample.chunk = 10_000  # samples per sampler call
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error
+    c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error, nfe_sweep
     c.eval.num_samples = placeholder(int)  # None: as many as the test set
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE
+    c.eval.nfe_sweep = (10, 50)  # 'nfe_sweep': the network-evaluation budgets sampled at
     c.eval.pf_nll_probes = 1  # images: Hutchinson probes of the divergence
     c.eval.inception_weights = ""  # local Inception weights file for 'fid'
     # fmt: on

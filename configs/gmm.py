@@ -11,6 +11,9 @@ the same solver, probability-flow NLL with its KL to the exact density.
 Variants:
   :tiny  20 steps on 512 points, 5 sampler steps, 32 likelihood examples: seconds (the tests)
   :8d    the 8-D mixture of 4 components (gmm:random4_8d)
+  :study the parameterisation study's protocol (experiments/studies/parameterisation.py): 3000
+         steps, 1000 test points, samples at NFE 10 and 50, 128 likelihood examples (~25 s)
+  (variants compose: ':study,tiny' is the study's protocol at test size)
 """
 
 from configs import common
@@ -25,6 +28,15 @@ def _tiny(c):
     c.train.checkpoint_every = 10
     c.sample.num_steps = 5
     c.eval.pf_nll_examples = 32
+
+
+def _study(c):
+    c.train.num_steps = 3000
+    c.data.num_test = 1000
+    c.sample.num_steps = 10
+    c.eval.pf_nll_examples = 128
+    c.eval.nfe_sweep = (10, 50)
+    c.eval.metrics = ("denoiser_error", "nfe_sweep", "pf_nll")
 
 
 def _8d(c):
@@ -50,4 +62,4 @@ def get_config(arg: str = ""):
     c.sample.grid = "logsnr"
     c.sample.num_steps = 20
     c.eval.metrics = ("w2", "denoiser_error", "sampler_error", "pf_nll")
-    return common.variant(c, arg, {"tiny": _tiny, "8d": _8d})
+    return common.variant(c, arg, {"tiny": _tiny, "8d": _8d, "study": _study})

@@ -61,6 +61,8 @@ WEIGHTINGS = {
     "edm": L.EDMWeighting,
     "elbo": L.ELBOWeighting,
     "sigmoid": L.SigmoidWeighting,
+    "velocity": L.VelocityWeighting,
+    "output": L.OutputWeighting,
 }
 TIME_SAMPLINGS = {
     "uniform": L.UniformTime,
@@ -199,9 +201,16 @@ def noise_conditioning(spec) -> M.NoiseConditioning:
     return _build("noise_conditioning", NOISE_CONDITIONINGS, spec, M.NoiseConditioning)
 
 
-def weighting(spec) -> L.Weighting:
+def weighting(spec, parameterisation: P.Parameterisation | None = None) -> L.Weighting:
     """simple (= snr), x0, snr_plus_one, truncated_snr, min_snr(gamma), edm(sigma_data), elbo,
-    sigmoid(bias)."""
+    sigmoid(bias), velocity, output (unit MSE in the space of `parameterisation`)."""
+    if not isinstance(spec, L.Weighting) and parse_spec(spec)[0] == "output":
+        if parameterisation is None:
+            raise ValueError(
+                "weighting 'output' weights the network's own output MSE: it needs the "
+                "parameterisation (resolve.weighting(spec, parameterisation=...))."
+            )
+        spec = {"name": "output", **parse_spec(spec)[1], "parameterisation": parameterisation}
     return _build("weighting", WEIGHTINGS, spec, L.Weighting)
 
 

@@ -8,6 +8,7 @@ validated components, naming the config key of any bad value; it needs no data a
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 
@@ -108,7 +109,11 @@ def _loss(config, denoiser, path, classes: int):
     if o.loss == "flow_matching":
         loss = flow_matching_loss(denoiser, path, time_sampling=times)
     elif o.loss == "denoising":
-        weighting = resolved("objective.weighting", resolve.weighting, o.weighting)
+        weighting = resolved(
+            "objective.weighting",
+            functools.partial(resolve.weighting, parameterisation=denoiser.parameterisation),
+            o.weighting,
+        )
         try:
             loss = denoising_loss(denoiser, weighting=weighting, time_sampling=times, path=path)
         except ValueError as err:

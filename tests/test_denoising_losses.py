@@ -103,6 +103,39 @@ def test_weighting_formulas():
     )
 
 
+def test_velocity_weighting_is_unit_on_the_velocity_mse():
+    """w_x0 of the velocity MSE: ||u_hat - u||^2 = (alpha'-sigma' alpha/sigma)^2 ||x0 error||^2 by
+    autodiff of alpha, sigma; 1/t^2 for rectified flow (SD3's loss in x0 space)."""
+    t = jnp.linspace(0.02, 0.98, 25)
+    for sched in (S.VPLinear(), S.Cosine(), S.RectifiedFlow(), S.EDM()):
+        rec = sched(t)
+        d_alpha = jax.vmap(jax.grad(lambda tt, s=sched: s(tt).alpha))(t)
+        d_sigma = jax.vmap(jax.grad(lambda tt, s=sched: s(tt).sigma))(t)
+        per_x0 = (d_alpha - d_sigma * rec.alpha / rec.sigma) ** 2
+        np.testing.assert_allclose(L.VelocityWeighting()(rec), per_x0, rtol=1e-9)
+    np.testing.assert_allclose(L.VelocityWeighting()(S.RectifiedFlow()(t)), 1 / t**2, rtol=1e-9)
+
+
+def test_output_weighting_is_unit_in_each_network_space():
+    """'output' = the simple loss of each target: the loss weight in the network's space is 1,
+    and in x0 space it is SNR (eps), 1 (x0), SNR + 1 (v on VP), EDM's lambda (F)."""
+    rec = S.Cosine()(jnp.linspace(0.02, 0.98, 25))
+    known = {
+        "eps": L.SNRWeighting(),
+        "x0": L.ConstantWeighting(),
+        "v": L.SNRPlusOneWeighting(),
+        "edm": L.EDMWeighting(),
+        "velocity": L.VelocityWeighting(),
+    }
+    for name, same in known.items():
+        param = resolve.parameterisation(name)
+        w = resolve.weighting("output", parameterisation=param)
+        np.testing.assert_allclose(w(rec), same(rec), rtol=1e-9, err_msg=name)
+        np.testing.assert_allclose(w(rec) / param.error_scale(rec) ** 2, 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="needs the parameterisation"):
+        resolve.weighting("output")
+
+
 def test_time_sampling_laws():
     key = jax.random.PRNGKey(0)
     n = 20000

@@ -13,7 +13,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from diffjax._checks import check_positive
+from diffjax._checks import check_instance, check_positive
+from diffjax.parameterisations import Parameterisation
 from diffjax.schedules import ScheduleRecord
 
 Array = jax.Array
@@ -113,6 +114,30 @@ class SigmoidWeighting(Weighting):
 
     def __call__(self, rec):
         return ELBOWeighting()(rec) * jax.nn.sigmoid(self.bias - rec.logsnr)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VelocityWeighting(Weighting):
+    """alpha^2 (d lambda/dt)^2 / 4: unit weight on the velocity MSE ||u_hat - dx_t/dt||^2 (flow
+    matching; with logit-normal t, SD3's recipe, Esser et al. 2024). 1/t^2 for rectified flow."""
+
+    def __call__(self, rec):
+        return 0.25 * (rec.alpha * dlogsnr_dt(rec)) ** 2
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OutputWeighting(Weighting):
+    """c(t)^2 of the parameterisation: unit weight on the MSE of whatever the network predicts
+    (the 'simple' loss of each target: SNR for eps, 1 for x0, SNR + 1 for VP v, EDM's lambda for
+    EDM's F, `VelocityWeighting` for velocity)."""
+
+    parameterisation: Parameterisation
+
+    def __post_init__(self):
+        check_instance("parameterisation", self.parameterisation, Parameterisation)
+
+    def __call__(self, rec):
+        return self.parameterisation.error_scale(rec) ** 2
 
 
 def elbo_weight(weighting: Weighting, rec: ScheduleRecord, time_density: Array) -> Array:
