@@ -9,7 +9,8 @@ DPM-Solver++(2M) on a log-SNR grid, 20 steps. Metrics: W2 to 2000 test points, t
 error against the exact one over log-SNR, the sampler error against the exact denoiser through
 the same solver, probability-flow NLL with its KL to the exact density.
 Variants:
-  :tiny  20 steps on 512 points, 5 sampler steps, 32 likelihood examples: seconds (the tests)
+  :tiny  20 steps on 512 points, 5 sampler steps (NFE 4 and 8 in the sweep), 32 likelihood
+         examples: seconds (the tests)
   :8d    the 8-D mixture of 4 components (gmm:random4_8d)
   :study the parameterisation study's protocol (experiments/studies/parameterisation.py): 3000
          steps, 1000 test points, samples at NFE 10 and 50, 128 likelihood examples (~25 s)
@@ -28,6 +29,7 @@ def _tiny(c):
     c.train.checkpoint_every = 10
     c.sample.num_steps = 5
     c.eval.pf_nll_examples = 32
+    c.eval.nfe_sweep = (4, 8)
 
 
 def _study(c):

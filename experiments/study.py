@@ -50,6 +50,9 @@ class Study:
     # two-sample floor of its test set), computed once per key with --baselines
     baselines: dict = dataclasses.field(default_factory=dict)
     notes: str = ""
+    # report(study, rows, records, directory, prefix) -> markdown: the study's own analysis
+    # (plots written to directory as <prefix>*.png), placed before the table
+    report: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,10 +236,18 @@ def summarise(
     tables.write(os.path.join(workdir, "rows.json"), rows)
     tables.write(os.path.join(workdir, "cells.json"), records)
     tables.plot(study, records, workdir)
+    report = study.report(study, rows, records, workdir, "") if study.report else ""
+    if report:
+        tables.write(os.path.join(workdir, "report.md"), report)
     if docs:
         stem = os.path.splitext(docs)[0]
         tables.write(stem + ".json", rows)
-        text = tables.docs_text(study, table, command, rows, os.path.basename(stem) + ".json")
+        if study.report:
+            prefix = os.path.basename(stem) + "_"
+            report = study.report(study, rows, records, os.path.dirname(docs) or ".", prefix)
+        text = tables.docs_text(
+            study, report + table, command, rows, os.path.basename(stem) + ".json"
+        )
         tables.write(docs, text)
     return table
 

@@ -106,8 +106,9 @@ def revision_of(row: dict) -> str:
     return row.get("provenance", {}).get("git_revision") or row.get("revision", "unknown")
 
 
-def plot(study, records: list[dict], directory: str) -> list[str]:
-    """One errorbar plot per metric: ours (mean +- std over seeds) and the paper's, per cell."""
+def plot(study, records: list[dict], directory: str, max_cells: int = 80) -> list[str]:
+    """One errorbar plot per metric: ours (mean +- std over seeds) and the paper's, per cell
+    (none past max_cells cells: a study that large plots in its own report)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,7 +117,7 @@ def plot(study, records: list[dict], directory: str) -> list[str]:
     paths = []
     for m in study.metrics:
         sel = [r for r in records if m in r["mean"]]
-        if not sel:
+        if not sel or len(sel) > max_cells:
             continue
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(sel) + 1.2))
         y = np.arange(len(sel))

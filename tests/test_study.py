@@ -56,7 +56,9 @@ def run_study(args, log):
 
 
 def finished(workdir):
-    return sorted(str(p.relative_to(workdir).parent) for p in workdir.glob("jobs/*/*/seed*/results.json"))
+    return sorted(
+        str(p.relative_to(workdir).parent) for p in workdir.glob("jobs/*/*/seed*/results.json")
+    )
 
 
 def test_a_tiny_study_killed_in_the_middle_resumes_and_writes_its_summary(tmp_path, tiny_study):

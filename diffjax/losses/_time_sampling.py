@@ -24,6 +24,11 @@ class TimeSampling:
     def check(self, schedule: Schedule) -> None:
         """Raises if this law cannot be drawn for `schedule`."""
 
+    def density(self, t: Array, schedule: Schedule) -> Array:
+        """p(t) inside (t_min, t_max), without the point masses that clipping puts at the ends
+        (Kingma & Gao's w(lambda) needs it: `elbo_weight`)."""
+        raise ValueError(f"{type(self).__name__} has no density in t (a discrete or custom law).")
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UniformTime(TimeSampling):
@@ -32,6 +37,9 @@ class UniformTime(TimeSampling):
     def __call__(self, key, batch, schedule, dtype=None):
         dtype = dtype or jnp.result_type(float)
         return jax.random.uniform(key, (batch,), dtype, schedule.t_min, schedule.t_max)
+
+    def density(self, t, schedule):
+        return jnp.full_like(t, 1.0 / (schedule.t_max - schedule.t_min))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -62,6 +70,9 @@ class AntitheticTime(TimeSampling):
         u = jnp.mod(u + jnp.arange(batch, dtype=dtype) / batch, 1.0)
         return schedule.t_min + (schedule.t_max - schedule.t_min) * u
 
+    def density(self, t, schedule):  # each t_i is marginally uniform
+        return jnp.full_like(t, 1.0 / (schedule.t_max - schedule.t_min))
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LogitNormalTime(TimeSampling):
@@ -77,6 +88,15 @@ class LogitNormalTime(TimeSampling):
         dtype = dtype or jnp.result_type(float)
         n = jax.random.normal(key, (batch,), dtype)
         return jnp.clip(jax.nn.sigmoid(self.mean + self.std * n), schedule.t_min, schedule.t_max)
+
+    def density(self, t, schedule):
+        """N(logit t; mean, std^2) / (t (1 - t))."""
+        del schedule
+        inside = (t > 0) & (t < 1)
+        u = jnp.where(inside, t, 0.5)
+        z = (jnp.log(u / (1.0 - u)) - self.mean) / self.std
+        p = jnp.exp(-0.5 * z**2) / (self.std * jnp.sqrt(2 * jnp.pi) * u * (1.0 - u))
+        return jnp.where(inside, p, 0.0)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -95,3 +115,10 @@ class LogNormalSigmaTime(TimeSampling):
         log_sigma = self.p_mean + self.p_std * n
         t = schedule.t_from_logsnr(-2.0 * log_sigma)
         return jnp.clip(t, schedule.t_min, schedule.t_max).astype(dtype)
+
+    def density(self, t, schedule):
+        """N(ln s; p_mean, p_std^2) |d ln s/dt| with ln s = -lambda/2."""
+        rec = schedule(t)
+        dlogsnr = 2.0 * (rec.d_alpha / rec.alpha - rec.d_sigma / rec.sigma)
+        z = (-0.5 * rec.logsnr - self.p_mean) / self.p_std
+        return jnp.exp(-0.5 * z**2) / (self.p_std * jnp.sqrt(2 * jnp.pi)) * 0.5 * jnp.abs(dlogsnr)

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from experiments.studies.parameterisation_report import report
 from experiments.study import Axis, Study
 
 SIGMA_DATA = 1.4  # per-coordinate std of both mixtures (1.45 for ring8, 1.32 for random4_8d)
@@ -50,7 +51,14 @@ WEIGHTINGS = {
     "elbo": _w("elbo"),  # Kingma et al. 2021: w(lambda) = 1
 }
 DATA = {"2d": {"data.name": "gmm:ring8"}, "8d": {"data.name": "gmm:random4_8d"}}
-METRICS = ("kl", "denoiser_error", "w2_nfe10", "w2_nfe50", "sampler_error_nfe10", "sampler_error_nfe50")
+METRICS = (
+    "kl",
+    "denoiser_error",
+    "w2_nfe10",
+    "w2_nfe50",
+    "sampler_error_nfe10",
+    "sampler_error_nfe50",
+)
 
 
 def _data_key(config) -> str:
@@ -140,4 +148,5 @@ def get_study() -> Study:
             "two-sample W2": (_data_key, two_sample_w2),
         },
         notes=NOTES,
+        report=report,
     )
