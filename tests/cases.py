@@ -31,3 +31,19 @@ VP_SCHEDULES = [
     "interpolated",
     "ztsnr_ddpm",
 ]
+
+
+def configured(module, variant="tiny", **overrides):
+    """A config family's variant (default tiny) without progress bars, with dotted-key overrides."""
+    config = module.get_config(variant)
+    with config.unlocked():
+        config.train.progress = False
+        for key, value in overrides.items():
+            node = config
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = getattr(node, p)
+            if leaf not in node:
+                raise KeyError(f"override {key!r}: the config has no such key.")
+            setattr(node, leaf, value)
+    return config

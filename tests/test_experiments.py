@@ -14,21 +14,9 @@ from diffjax import analytic
 from experiments import components, datasets
 from experiments import evaluation as E
 from experiments.run import train_and_evaluate
+from tests.cases import configured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def configured(module, variant="tiny", **overrides):
-    config = module.get_config(variant)
-    with config.unlocked():
-        config.train.progress = False
-        for key, value in overrides.items():
-            node = config
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = getattr(node, p)
-            setattr(node, leaf, value)
-    return config
 
 
 @pytest.mark.parametrize("path,reflow", [("icfm", 0), ("otcfm", 0), ("sbcfm", 0), ("rf", 1)])
@@ -187,7 +175,9 @@ def _cpu() -> str:
 def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
     """tests/data/reference_runs.json: the tiny variants' results at the revision it names,
     bit-for-bit on the CPU model that produced them; elsewhere XLA:CPU may order float32
-    reductions differently, so another CPU model is held to 1e-5 relative."""
+    reductions differently, so another CPU model is held to 1e-5 relative (1e-4 for the
+    probability-flow NLL and KL, whose adaptive step control amplifies that round-off: 2.4e-5
+    measured between two CPU models)."""
     with open(os.path.join(ROOT, "tests", "data", "reference_runs.json")) as f:
         reference = json.load(f)
     same_cpu = reference.get("cpu") == _cpu()
@@ -199,4 +189,5 @@ def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
             assert got == ref, (name, reference["revision"])
         else:
             for k in ref:
-                np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, err_msg=f"{name}.{k}")
+                rtol = 1e-4 if k in ("pf_nll", "kl") else 1e-5
+                np.testing.assert_allclose(got[k], ref[k], rtol=rtol, err_msg=f"{name}.{k}")

@@ -27,19 +27,9 @@ from diffjax.training import checkpoint as checkpoint_module
 from experiments.run import train_and_evaluate
 from experiments.validate import ConfigError
 from experiments.workdir import WorkdirError, open_workdir
+from tests.cases import configured
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
-
-
-def configured(module, **overrides):
-    """The family's tiny variant with dotted-key overrides."""
-    config = module.get_config("tiny")
-    with config.unlocked():
-        config.train.progress = False
-    for key, value in overrides.items():
-        parent, _, leaf = key.rpartition(".")
-        setattr(config.get(parent) if parent else config, leaf, value)
-    return config
 
 
 def tiny_flow2d(**overrides):

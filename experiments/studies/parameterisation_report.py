@@ -126,8 +126,11 @@ def best_cells(records: list[dict], metric: str, baseline: str, k: int = 8) -> s
         cells = ", ".join(
             f"{'/'.join(list(r['cell'].values())[1:])} {r['mean'][metric]:.3g}" for r in sel[:k]
         )
+        floor = [v for r in sel for v in r["baselines"].get("two-sample W2", [])]
+        also = f"; two-sample W2 floor {np.mean(floor):.3g}" if floor and "w2" in metric else ""
         out.append(
-            f"- {data}: {beat} of {len(sel)} cells beat the {baseline} ({ref:.3g}); best: {cells}"
+            f"- {data}: {beat} of {len(sel)} cells beat the {baseline} ({ref:.3g}{also}); "
+            f"best: {cells}"
         )
     return "\n".join(out) + "\n"
 
@@ -235,6 +238,13 @@ def report(study, rows: list[dict], records: list[dict], directory: str, prefix:
         plot_denoiser_errors(rows, d, directory, prefix)
         for d in dict.fromkeys(r["cell"]["data"] for r in records)
     ]
+    stiff = sorted({"/".join(r["cell"].values()) for r in rows if "pf_nll_error" in r})
+    stiff_text = (
+        f"\nNo KL where the probability-flow ODE was too stiff to integrate (max_steps): "
+        f"{', '.join(stiff)}.\n"
+        if stiff
+        else ""
+    )
     parts = [
         "## Same objective in theory: equal in measurement?\n\n" + __doc__.split("\n\n", 1)[1],
         "Tests: a one-way ANOVA over the group's cells of the per-seed log values (p > 0.05: the "
@@ -247,7 +257,8 @@ def report(study, rows: list[dict], records: list[dict], directory: str, prefix:
         "bar):\n\n"
         + best_cells(records, "kl", "Gaussian KL")
         + "\nW2 at NFE 10 (the two-sample floor is a perfect model's W2):\n\n"
-        + best_cells(records, "w2_nfe10", "Gaussian W2"),
+        + best_cells(records, "w2_nfe10", "Gaussian W2")
+        + stiff_text,
         "## Plots\n\n" + "\n".join(f"![{p}]({p})" for p in plots),
         "## The groups in detail\n\n" + detail,
         "## Every cell\n\n",
