@@ -62,6 +62,7 @@ def test_theory_groups_cover_the_factorial():
     kinds = [k for k, _, _ in groups]
     assert kinds.count("same weighting, any target") == 2 * 4 * 6
     assert kinds.count("schedule-invariant, any process") == 2 * 5 * 3
+    assert kinds.count("same weighting, v/velocity/edm") == 2 * 4 * 6
     snr = [c for k, label, c in groups if label == "2d/rf/snr"][0]
     assert ("2d", "rf", "eps", "simple") in snr and len(snr) == 6
     assert all(len(c) == 4 for k, _, c in groups if k.startswith("schedule"))
@@ -80,6 +81,7 @@ def test_equal_within_noise_tells_seed_noise_from_a_real_difference():
     # x0 differs in every group it joins; schedule-invariant groups hold one target: all equal
     assert "| same weighting, any target | kl | 0 | 48 |" in summary
     assert "| schedule-invariant, any process | kl | 30 | 0 |" in summary
+    assert "| same weighting, v/velocity/edm | kl | 48 | 0 |" in summary
 
 
 def test_the_tiny_variant_runs_and_writes_the_report(tmp_path):

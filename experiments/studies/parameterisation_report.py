@@ -21,6 +21,8 @@ import numpy as np
 
 TESTED = ("kl", "denoiser_error", "w2_nfe50")  # the metrics each equivalence is tested on
 INVARIANT_OVER_PROCESS = ("elbo", "sigmoid", "edm")
+# the targets whose conversion to x0 stays bounded at both ends of the log-SNR range
+WELL_CONDITIONED = ("v", "velocity", "edm")
 
 
 def _per_seed(records: list[dict], metric: str) -> dict:
@@ -39,6 +41,10 @@ def theory_groups(records: list[dict]) -> list[tuple[str, str, list[tuple]]]:
             )
         if weighting == "simple" and param == "eps":  # unit eps MSE = SNR weighting
             by[("same weighting, any target", f"{data}/{process}/snr")].append(
+                (data, process, param, weighting)
+            )
+        if weighting != "simple" and param in WELL_CONDITIONED:
+            by[("same weighting, v/velocity/edm", f"{data}/{process}/{weighting}")].append(
                 (data, process, param, weighting)
             )
         if weighting in INVARIANT_OVER_PROCESS:
