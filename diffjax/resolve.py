@@ -87,13 +87,17 @@ SAMPLERS = {
     "heun": SA.Heun,
     "ddpm": SA.DDPM,
     "ddim": SA.DDIM,
+    "euler_sigma": SA.DDIM,  # Euler in (x/alpha, sigma/alpha): diffusers' and k-diffusion's Euler
     "euler_ancestral": SA.EulerAncestral,
     "dpm_solver": SA.DPMSolver,
     "dpmpp_2s": SA.DPMSolverPP2S,
+    "dpmpp_2s_ancestral": SA.DPMSolverPP2SAncestral,
     "dpmpp_2m": functools.partial(SA.DPMSolverPP, order=2),
     "dpmpp_3m": functools.partial(SA.DPMSolverPP, order=3),
     "dpmpp_2m_sde": SA.DPMSolverPPSDE,
     "unipc": SA.UniPC,
+    "lms": SA.LMS,
+    "ipndm": SA.IPNDM,
     "euler_maruyama": SA.EulerMaruyama,
     "pc": SA.PredictorCorrector,
     "adaptive": SA.Adaptive,
@@ -106,6 +110,10 @@ GRIDS = {
     "leading": functools.partial(SA.DDPMTimestepGrid, spacing=SA.Spacing.LEADING),
     "trailing": functools.partial(SA.DDPMTimestepGrid, spacing=SA.Spacing.TRAILING),
     "linspace": functools.partial(SA.DDPMTimestepGrid, spacing=SA.Spacing.LINSPACE),
+    **{
+        f"k_{s.value}": functools.partial(SA.KDiffusionGrid, spacing=s)
+        for s in SA.KDiffusionSpacing
+    },
 }
 # aliases of enum values that papers and peers use
 _ENUM_ALIASES = {"beta_tilde": "fixed_small", "beta": "fixed_large"}
@@ -240,7 +248,8 @@ def sampler(spec) -> SA.Sampler:
 
 
 def grid(spec) -> SA.Grid:
-    """uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps)."""
+    """uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps),
+    k_karras / k_exponential / k_polyexponential / k_vp (k-diffusion's sigmas, final 0)."""
     return _build("grid", GRIDS, spec, SA.Grid)
 
 

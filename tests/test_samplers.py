@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,17 +34,46 @@ ORDERS = [
     (SA.UniPC(order=1), 2, LOGSNR),
     (SA.UniPC(order=2), 3, LOGSNR),
     (SA.UniPC(order=3), 4, KARRAS),
+    (SA.DPMSolverPP(order=3, d2_term=SA.ThirdOrderTerm.REFERENCE), 2, KARRAS),
+    (SA.LMS(order=2), 2, LOGSNR),
+    (SA.LMS(order=4), 4, KARRAS),
 ]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SigmaUniform(SA.Grid):
+    """Equal steps in sigma~ = sigma/alpha (where iPNDM's fixed weights are exact)."""
+
+    def times(self, schedule, n, t_start, t_end):
+        with jax.enable_x64(True):
+            ends = schedule(jnp.asarray([t_start, t_end], jnp.float64))
+            sig = np.asarray(ends.sigma / ends.alpha)
+        return SA.times_from_sigmas(schedule, np.linspace(sig[0], sig[1], n + 1))
 
 
 @pytest.mark.parametrize("sampler,order,grid", ORDERS, ids=repr)
 def test_global_convergence_order(sampler, order, grid):
-    steps = (32, 64, 128, 256)
+    # LMS-4's error ratio per halving climbs 11 -> 15 (its Euler warm-up step): finer grids
+    steps = (64, 128, 256, 512) if sampler == SA.LMS(order=4) else (32, 64, 128, 256)
     x = jax.random.normal(jax.random.PRNGKey(0), (8, 2), jnp.float64)
     errs = analytic.gaussian_flow_errors(sampler, grid, steps, MEAN, COV, VP, x, T0, T1)
     slope = analytic.fitted_order(steps, errs)
     assert abs(slope - order) < 0.15, (slope, errs)
     assert sampler.accuracy_order == order
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_ipndm_is_lms_on_equal_sigma_steps(order):
+    """iPNDM's fixed Adams-Bashforth weights are LMS's Lagrange integrals when the steps in
+    sigma~ are equal, and differ from them on any other grid."""
+    den = analytic.exact_denoiser(GMM2, VP)
+    x = prior_sample(jax.random.PRNGKey(0), (8, 2), VP, dtype=jnp.float64)
+    equal = time_grid(VP, 20, SigmaUniform(), t_start=0.9, t_end=0.2)
+    a = sample(den, x, equal, SA.IPNDM(order=order)).samples
+    np.testing.assert_allclose(a, sample(den, x, equal, SA.LMS(order=order)).samples, rtol=1e-9)
+    karras = time_grid(VP, 20, KARRAS, t_start=0.9, t_end=0.2)
+    a = sample(den, x, karras, SA.IPNDM(order=order)).samples
+    assert not np.allclose(a, sample(den, x, karras, SA.LMS(order=order)).samples, rtol=1e-6)
 
 
 def test_ddim_equals_euler_on_rectified_flow():
@@ -80,6 +111,8 @@ STOCHASTIC = [
     (SA.PredictorCorrector(snr=0.05), 200),
     (SA.EulerAncestral(), 200),
     (SA.DPMSolverPPSDE(), 100),
+    (SA.DPMSolverPPSDE(brownian_tree=True), 200),
+    (SA.DPMSolverPP2SAncestral(), 100),
 ]
 
 
@@ -105,6 +138,43 @@ def test_stochastic_samplers_have_the_right_law(sampler, steps):
     assert abs(weight - 0.7) < 4 * np.sqrt(0.21 / n)
     # a two-sample statistic against exact samples, below the 99th percentile of exact-vs-exact
     assert energy_distance(jnp.asarray(out[:2000]), jnp.asarray(exact[:2000])) < 0.01
+
+
+def test_brownian_tree_noise_converges_strongly_as_the_grid_is_refined():
+    """One Brownian path whatever the grid: with the same key, samples at N and 2N steps approach
+    one another (error halves per doubling: order 1/2 or better); independent noise does not."""
+    den = analytic.exact_denoiser(GMM2, VP)
+    x = prior_sample(jax.random.PRNGKey(0), (256, 2), VP, dtype=jnp.float64)
+    key = jax.random.PRNGKey(7)
+
+    def gaps(sampler):
+        out = [
+            np.asarray(sample(den, x, time_grid(VP, n, LOGSNR), sampler, key=key).samples)
+            for n in (25, 50, 100, 200)
+        ]
+        return [float(np.sqrt(np.mean((a - b) ** 2))) for a, b in zip(out[:-1], out[1:], strict=True)]
+
+    tree, independent = gaps(SA.DPMSolverPPSDE(brownian_tree=True)), gaps(SA.DPMSolverPPSDE())
+    assert tree[-1] < 0.5 * tree[0] and tree[-1] < 0.05, tree
+    assert min(independent) > 0.3, independent  # a fresh path at every N: O(1) apart
+
+
+def test_lower_order_final_changes_only_the_last_two_steps():
+    den = analytic.exact_denoiser(GMM2, VP)
+    x = prior_sample(jax.random.PRNGKey(0), (8, 2), VP, dtype=jnp.float64)
+    grid = time_grid(VP, 10, LOGSNR, t_end=1e-3)
+    for plain, lower in [
+        (SA.UniPC(order=3), SA.UniPC(order=3, lower_order_final=True)),
+        (SA.DPMSolverPP(order=3), SA.DPMSolverPP(order=3, lower_order_final=True)),
+    ]:
+        a = sample(den, x, grid, plain, return_trajectory=True).trajectory
+        b = sample(den, x, grid, lower, return_trajectory=True).trajectory
+        np.testing.assert_array_equal(a[:-2], b[:-2])  # identical up to the last two steps
+        assert not np.allclose(a[-2], b[-2]) and not np.allclose(a[-1], b[-1])
+    long = time_grid(VP, 16, LOGSNR, t_end=1e-3)  # DPM-Solver++'s rule applies below 15 steps
+    a = sample(den, x, long, SA.DPMSolverPP(order=3)).samples
+    b = sample(den, x, long, SA.DPMSolverPP(order=3, lower_order_final=True)).samples
+    np.testing.assert_array_equal(a, b)
 
 
 def test_two_sample_statistic_rejects_a_wrong_sampler():

@@ -123,12 +123,15 @@ def test_sde_marginal_variance_ode():
 
 
 def test_edm_uniform_t_is_karras_grid():
+    """sigma = 80 t^7: t = 0 is the data, and uniform t from 1 to t_min is the rho-grid."""
     s = S.EDM()
     n = 18
     i = np.arange(n)
     smax, smin, rho = 80.0, 0.002, 7.0
     karras = (smax ** (1 / rho) + i / (n - 1) * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
-    np.testing.assert_allclose(s(jnp.asarray(1 - i / (n - 1))).sigma, karras, rtol=1e-12)
+    t = 1 - i / (n - 1) * (1 - s.t_min)
+    np.testing.assert_allclose(s(jnp.asarray(t)).sigma, karras, rtol=1e-12)
+    assert float(s(0.0).sigma) == 0.0 and float(s.t_from_logsnr(jnp.inf)) == 0.0
 
 
 def test_ztsnr_matches_lin_et_al_rescaling():

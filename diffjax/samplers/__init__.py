@@ -8,7 +8,14 @@ from diffjax.samplers._adaptive import Adaptive, AdaptiveSolver
 from diffjax.samplers._ancestral import DDIM, DDPM, EulerAncestral
 from diffjax.samplers._base import LoopState, Sampler, StepContext, pf_velocity
 from diffjax.samplers._core import SampleOutput, prior_sample, sample
-from diffjax.samplers._dpm_solver import DPMSolver, DPMSolverPP, DPMSolverPP2S, DPMSolverPPSDE
+from diffjax.samplers._dpm_solver import (
+    DPMSolver,
+    DPMSolverPP,
+    DPMSolverPP2S,
+    DPMSolverPP2SAncestral,
+    DPMSolverPPSDE,
+    ThirdOrderTerm,
+)
 from diffjax.samplers._grids import (
     DDPMTimestepGrid,
     Grid,
@@ -34,7 +41,15 @@ from diffjax.samplers._likelihood import (
     bits_per_dim_dequantized,
     log_likelihood,
 )
+from diffjax.samplers._linear_multistep import IPNDM, LMS
 from diffjax.samplers._ode import RK4, Euler, Heun, Midpoint
+from diffjax.samplers._peer_grids import (
+    KDiffusionGrid,
+    KDiffusionSpacing,
+    k_diffusion_sigmas,
+    times_from_alphas_cumprod,
+    times_from_sigmas,
+)
 from diffjax.samplers._sde import EulerMaruyama, PredictorCorrector
 from diffjax.samplers._unipc import UniPC
 
@@ -58,12 +73,17 @@ __all__ = [
     "DPMSolver",
     "DPMSolverPP",
     "DPMSolverPP2S",
+    "DPMSolverPP2SAncestral",
+    "IPNDM",
+    "LMS",
     "DPMSolverPPSDE",
     "Euler",
     "EulerAncestral",
     "EulerMaruyama",
     "Grid",
     "Heun",
+    "KDiffusionGrid",
+    "KDiffusionSpacing",
     "KarrasGrid",
     "LogSNRGrid",
     "LoopState",
@@ -74,9 +94,13 @@ __all__ = [
     "Sampler",
     "Spacing",
     "StepContext",
+    "ThirdOrderTerm",
     "UniPC",
     "UniformGrid",
     "explicit_grid",
+    "k_diffusion_sigmas",
+    "times_from_alphas_cumprod",
+    "times_from_sigmas",
     "pf_velocity",
     "prior_sample",
     "sample",

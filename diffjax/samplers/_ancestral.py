@@ -26,6 +26,14 @@ def _transition(ctx, t, t_next):
     return rec, rec_s, a_ts, var_ts, beta_tilde
 
 
+def ancestral_split(sig, sig_next, eta):
+    """k-diffusion's get_ancestral_step: (sigma_down, sigma_up) with sigma_down^2 + sigma_up^2 =
+    sigma_next^2, sigma_up = min(sigma_next, eta sqrt(sigma_next^2 (sigma^2 - sigma_next^2) /
+    sigma^2)) (in sigma~ = sigma/alpha)."""
+    up = jnp.minimum(sig_next, eta * jnp.sqrt(sig_next**2 * (sig**2 - sig_next**2) / sig**2))
+    return jnp.sqrt(jnp.maximum(sig_next**2 - up**2, 0.0)), up  # rounding can make it -0
+
+
 def _check_eta(eta: float) -> None:
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must lie in [0, 1] (0 deterministic, 1 ancestral); got {eta!r}.")
@@ -100,8 +108,7 @@ class DDIM(Sampler):
 class EulerAncestral(Sampler):
     """k-diffusion's Euler-ancestral in y = x/alpha, sigma~ = sigma/alpha (Karras et al. setting).
 
-    sigma_up = min(sigma_next, eta sqrt(sigma_next^2 (sigma^2 - sigma_next^2)/sigma^2)),
-    sigma_down = sqrt(sigma_next^2 - sigma_up^2); y_next = y + (sigma_down - sigma) eps + sigma_up z.
+    y_next = y + (sigma_down - sigma) eps + sigma_up z (`ancestral_split`).
     """
 
     eta: float = 1.0
@@ -119,8 +126,6 @@ class EulerAncestral(Sampler):
         _, eps = ctx.denoise(state.x, t)
         rec, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
         sig, sig_next = rec.sigma / rec.alpha, rec_s.sigma / rec_s.alpha
-        up = self.eta * jnp.sqrt(sig_next**2 * (sig**2 - sig_next**2) / sig**2)
-        up = jnp.minimum(sig_next, up)
-        down = jnp.sqrt(jnp.maximum(sig_next**2 - up**2, 0.0))  # rounding can make it -0
+        down, up = ancestral_split(sig, sig_next, self.eta)
         y = state.x / rec.alpha + (down - sig) * eps + up * noise_like(key, state.x)
         return state._replace(x=rec_s.alpha * y, nfe=state.nfe + 1)

@@ -24,6 +24,7 @@ class StepContext(NamedTuple):
     denoise: DenoiseFn
     schedule: Schedule
     num_steps: int
+    key: Array | None = None  # the run's key (a Brownian tree draws from it at every step)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

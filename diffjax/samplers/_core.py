@@ -75,6 +75,7 @@ def _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond):
         denoise=lambda x, t: denoiser(params, x, t, cond),
         schedule=denoiser.schedule,
         num_steps=num_steps,
+        key=key,
     )
 
     def body(state, inputs):

@@ -14,7 +14,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from diffjax._checks import check_int
+from diffjax._checks import Choice, check_instance, check_int
 from diffjax.samplers._base import Sampler, exact_record, noise_like, record
 
 
@@ -114,13 +114,61 @@ def _dpmpp_2s_step(ctx, state, t, t_next):
     return _finish(state, rec_s, x0, full, 2)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DPMSolverPP2SAncestral(Sampler):
+    """k-diffusion's `sample_dpmpp_2s_ancestral`: DPM-Solver++(2S) to sigma_down, then sigma_up z
+    (the split of `EulerAncestral`, in sigma~ = sigma/alpha). eta = 0 is DPM-Solver++(2S)."""
+
+    eta: float = 1.0
+
+    nfe_per_step = "2"
+    paper = "k-diffusion, DPM-Solver++(2S) ancestral"
+
+    def __post_init__(self):
+        if not 0.0 <= self.eta <= 1.0:
+            raise ValueError(f"eta must lie in [0, 1] (0 deterministic); got {self.eta!r}.")
+
+    @property
+    def stochastic(self) -> bool:
+        return self.eta != 0
+
+    def step(self, ctx, state, i, t, t_next, key):
+        from diffjax.samplers._ancestral import ancestral_split
+
+        rec, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+        down, up = ancestral_split(rec.sigma / rec.alpha, rec_s.sigma / rec_s.alpha, self.eta)
+        logsnr_down = jnp.where(down > 0, -2.0 * jnp.log(jnp.where(down > 0, down, 1.0)), jnp.inf)
+        t_down = jnp.where(down > 0, ctx.schedule.t_from_logsnr(logsnr_down), 0.0)
+        t_down = jnp.clip(t_down, 0.0, t_next).astype(t.dtype)
+        new = _dpmpp_2s_step(ctx, state, t, t_down)
+        y = new.x / exact_record(ctx.schedule, t_down).alpha + up * noise_like(key, state.x)
+        return new._replace(x=rec_s.alpha * y)
+
+
 def _multistep_memory(x):
     zeros = jnp.zeros_like(x)
     lam = jnp.zeros((), x.dtype)
     return (zeros, lam, zeros, lam)  # x0 and half-log-SNR at the previous two grid points
 
 
-def _dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool):
+class ThirdOrderTerm(Choice):
+    """The weight on 3M's second difference D2: TAYLOR (2 phi_3, third order) or REFERENCE
+    (phi_3, as the DPM-Solver code and diffusers: second order)."""
+
+    TAYLOR = "taylor"
+    REFERENCE = "reference"
+
+
+def step_order(ctx, i, order: int, lower_order_final: bool):
+    """The order of step i: warm-up min(i + 1, order); with lower_order_final and fewer than
+    15 steps (diffusers' rule for DPM-Solver++) at most num_steps - i, so 3M ends 2, 1."""
+    k = jnp.minimum(i + 1, order)
+    if lower_order_final and ctx.num_steps < 15:
+        k = jnp.minimum(k, ctx.num_steps - i)
+    return k
+
+
+def _dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: bool, **options):
     """DPM-Solver++(2M) (Lu et al. 2022b, Alg. 2), 3M and the 2M SDE variant (as in diffusers).
 
     2M: D = (1 + 1/(2r)) x0_n - 1/(2r) x0_{n-1}, r = h_{n-1}/h.
@@ -148,7 +196,8 @@ def _dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: boo
         em2h = -jnp.expm1(-2.0 * h)
         base = ratio * jnp.exp(-h) * x + rec_s.alpha * em2h * x0
         second = base + 0.5 * rec_s.alpha * em2h * d1_0
-        noise = rec_s.sigma * jnp.sqrt(em2h) * noise_like(key, x)
+        z = options["noise"](ctx, rec_t, rec_s, key, x)
+        noise = rec_s.sigma * jnp.sqrt(em2h) * z
         x_next = jnp.where(i >= 1, second, base) + noise
     else:
         phi1 = jnp.expm1(-h)
@@ -156,14 +205,16 @@ def _dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: boo
         second = base - 0.5 * rec_s.alpha * phi1 * d1_0
         d1 = d1_0 + r0 / (r0 + r1) * (d1_0 - d1_1)
         d2 = (d1_0 - d1_1) / (r0 + r1)
+        w2 = 2.0 if options.get("d2_term", ThirdOrderTerm.TAYLOR) is ThirdOrderTerm.TAYLOR else 1.0
         third = (
             base
             + rec_s.alpha * (phi1 / h + 1.0) * d1
-            - 2.0 * rec_s.alpha * ((phi1 + h) / h**2 - 0.5) * d2
+            - w2 * rec_s.alpha * ((phi1 + h) / h**2 - 0.5) * d2
         )
-        x_next = jnp.where(i >= 1, second, base)
+        k = step_order(ctx, i, order, options.get("lower_order_final", False))
+        x_next = jnp.where(k >= 2, second, base)
         if order == 3:
-            x_next = jnp.where(i >= 2, third, x_next)
+            x_next = jnp.where(k >= 3, third, x_next)
     x_next = jnp.where(rec_s.sigma == 0, x0, x_next)
     return state._replace(x=x_next, memory=(x0, l_t, x0_1, l_1), nfe=state.nfe + 1)
 
@@ -171,31 +222,82 @@ def _dpmpp_multistep_step(ctx, state, i, t, t_next, key, *, order: int, sde: boo
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DPMSolverPP(Sampler):
     """Multistep DPM-Solver++(2M) / (3M) (Lu et al. 2022b, Alg. 2), data prediction; one
-    evaluation per step, the lower orders for warm-up."""
+    evaluation per step, the lower orders for warm-up.
+
+    d2_term: 3M's weight on the second difference (`ThirdOrderTerm`); lower_order_final:
+    diffusers' option (below 15 steps the last two steps drop to orders 2 and 1).
+    """
 
     order: int = 2
+    d2_term: ThirdOrderTerm = ThirdOrderTerm.TAYLOR
+    lower_order_final: bool = False
 
     paper = "Lu et al. 2022b, DPM-Solver++(2M) / (3M)"
 
     def __post_init__(self):
         check_int("order", self.order, allowed=(2, 3))
+        check_instance("d2_term", self.d2_term, ThirdOrderTerm)
+        if not isinstance(self.lower_order_final, bool):
+            raise TypeError(
+                f"lower_order_final must be True or False; got {self.lower_order_final!r}."
+            )
 
     @property
     def accuracy_order(self):
-        return self.order
+        return 2 if self.d2_term is ThirdOrderTerm.REFERENCE else self.order
 
     def init_memory(self, x):
         return _multistep_memory(x)
 
     def step(self, ctx, state, i, t, t_next, key):
-        return _dpmpp_multistep_step(ctx, state, i, t, t_next, key, order=self.order, sde=False)
+        return _dpmpp_multistep_step(
+            ctx,
+            state,
+            i,
+            t,
+            t_next,
+            key,
+            order=self.order,
+            sde=False,
+            d2_term=self.d2_term,
+            lower_order_final=self.lower_order_final,
+        )
+
+
+def brownian_tree_noise(ctx, rec_t, rec_s, key, x, tol: float = 1e-6):
+    """z = (W(sigma~_t) - W(sigma~_s)) / sqrt(sigma~_t - sigma~_s) for one Brownian path W over
+    sigma~ in [0, sigma~(t_max)] drawn from the run's key (diffrax's VirtualBrownianTree):
+    the same path whatever the grid, as k-diffusion's BrownianTreeNoiseSampler."""
+    import diffrax
+
+    top = ctx.schedule(jnp.asarray(ctx.schedule.t_max, x.dtype))
+    tree = diffrax.VirtualBrownianTree(
+        0.0, top.sigma / top.alpha * 1.001, tol, jax.ShapeDtypeStruct(x.shape, x.dtype), ctx.key
+    )
+    sig_t, sig_s = rec_t.sigma / rec_t.alpha, rec_s.sigma / rec_s.alpha
+    return tree.evaluate(sig_s, sig_t) / jnp.sqrt(jnp.maximum(sig_t - sig_s, 1e-30))
+
+
+def independent_noise(ctx, rec_t, rec_s, key, x):
+    return noise_like(key, x)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DPMSolverPPSDE(Sampler):
-    """DPM-Solver++(2M) SDE (Lu et al. 2022b, appendix; as in diffusers): stochastic."""
+    """DPM-Solver++(2M) SDE (Lu et al. 2022b, appendix; as in diffusers): stochastic.
+
+    brownian_tree=True draws the noise of every step from one Brownian path in sigma~
+    (k-diffusion's default): a finer grid refines the same path, so samples converge as the
+    step count grows (strong convergence) instead of changing with it.
+    """
+
+    brownian_tree: bool = False
 
     paper = "Lu et al. 2022b, DPM-Solver++(2M) SDE"
+
+    def __post_init__(self):
+        if not isinstance(self.brownian_tree, bool):
+            raise TypeError(f"brownian_tree must be True or False; got {self.brownian_tree!r}.")
 
     @property
     def stochastic(self) -> bool:
@@ -205,4 +307,5 @@ class DPMSolverPPSDE(Sampler):
         return _multistep_memory(x)
 
     def step(self, ctx, state, i, t, t_next, key):
-        return _dpmpp_multistep_step(ctx, state, i, t, t_next, key, order=2, sde=True)
+        noise = brownian_tree_noise if self.brownian_tree else independent_noise
+        return _dpmpp_multistep_step(ctx, state, i, t, t_next, key, order=2, sde=True, noise=noise)

@@ -90,12 +90,21 @@ class Spacing(Choice):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DDPMTimestepGrid(Grid):
     """Integer DDPM timesteps spaced as in Lin et al. (2024), Table 2, followed by t_end
-    (DiscreteDDPM only; t_start is T)."""
+    (DiscreteDDPM only; t_start is T).
+
+    The timesteps are Ho et al.'s 1..T (t = i/T): diffusers' 0-based timestep k is i = k + 1,
+    so these are diffusers' `timestep_spacing` grids exactly; `steps_offset` is diffusers'
+    option of that name (added to 'leading'). diffusers' `set_alpha_to_one=False` is
+    t_end = schedule.t_min; where the last timestep is already t_min (leading, linspace) it is
+    not repeated: diffusers' final step there is the identity (same alpha), which is skipped.
+    """
 
     spacing: Spacing = Spacing.TRAILING
+    steps_offset: int = 0
 
     def __post_init__(self):
         check_instance("spacing", self.spacing, Spacing)
+        check_int("steps_offset", self.steps_offset, minimum=0)
 
     def times(self, schedule, n, t_start, t_end):
         if not isinstance(schedule, DiscreteDDPM):
@@ -104,12 +113,15 @@ class DDPMTimestepGrid(Grid):
             )
         T = schedule.num_timesteps
         if self.spacing is Spacing.LEADING:
-            steps = np.arange(0, n)[::-1] * (T // n) + 1
+            steps = np.arange(0, n)[::-1] * (T // n) + 1 + self.steps_offset
         elif self.spacing is Spacing.TRAILING:
             steps = np.round(np.arange(T, 0, -T / n)).astype(int)
         else:
             steps = np.round(np.linspace(T, 1, n)).astype(int)
-        return np.append(steps / T, t_end).astype(np.float64)
+        if steps.max() > T:
+            raise ValueError(f"steps_offset={self.steps_offset} puts a timestep above T = {T}.")
+        t = (steps / T).astype(np.float64)
+        return t if t[-1] == t_end else np.append(t, t_end)
 
 
 def time_grid(

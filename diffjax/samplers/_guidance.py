@@ -93,17 +93,26 @@ class ClassifierGuidance(_Wrapper):
 
 @dataclasses.dataclass(frozen=True)
 class ClipX0(_Wrapper):
-    """Clips x0_hat to [-bound, bound] (DDPM's static clipping)."""
+    """Clips x0_hat to [-bound, bound] (DDPM's static clipping).
+
+    keep_eps=False recomputes eps_hat from x_t and the clipped x0 (GLIDE; diffusers'
+    `use_clipped_model_output=True`); keep_eps=True keeps the network's eps_hat beside the
+    clipped x0 (diffusers' default `clip_sample=True` in DDIM and DPM-Solver's x0 path).
+    """
 
     bound: float = 1.0
+    keep_eps: bool = False
 
     def __post_init__(self):
         if not self.bound > 0:
             raise ValueError(f"bound must be > 0; got {self.bound!r}.")
+        if not isinstance(self.keep_eps, bool):
+            raise TypeError(f"keep_eps must be True or False; got {self.keep_eps!r}.")
 
     def __call__(self, params, x, t, cond):
-        x0 = jnp.clip(self.denoiser(params, x, t, cond)[0], -self.bound, self.bound)
-        return x0, _eps_from_x0(self.schedule, x, t, x0)
+        x0, eps = self.denoiser(params, x, t, cond)
+        x0 = jnp.clip(x0, -self.bound, self.bound)
+        return x0, (eps if self.keep_eps else _eps_from_x0(self.schedule, x, t, x0))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -58,14 +58,23 @@ def _update(x_from, rec_from, rec_to, l_from, l_to, m0, history, order, m_new=No
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class UniPC(Sampler):
     """UniPC-p (Zhao et al. 2023, bh2, data prediction): predictor of order p, corrector raising
-    it to p + 1, one evaluation per step."""
+    it to p + 1, one evaluation per step.
+
+    lower_order_final: diffusers' option (its default): the predictor order of step i is at most
+    num_steps - i, so UniPC-3 ends with orders 2, 1 (the corrector follows the predictor).
+    """
 
     order: int = 2
+    lower_order_final: bool = False
 
     paper = "Zhao et al. 2023 (UniPC-p, bh2)"
 
     def __post_init__(self):
         check_int("order", self.order, allowed=(1, 2, 3))
+        if not isinstance(self.lower_order_final, bool):
+            raise TypeError(
+                f"lower_order_final must be True or False; got {self.lower_order_final!r}."
+            )
 
     @property
     def accuracy_order(self):
@@ -78,10 +87,15 @@ class UniPC(Sampler):
         return (zeros, scalar, tuple((zeros, scalar) for _ in range(self.order)))
 
     def step(self, ctx, state, i, t, t_next, key):
-        return _unipc_step(ctx, state, i, t, t_next, self.order)
+        return _unipc_step(ctx, state, i, t, t_next, self.order, self.lower_order_final)
 
 
-def _unipc_step(ctx, state, i, t, t_next, p):
+def _predictor_order(ctx, i, p, lower_order_final):
+    k = jnp.minimum(i + 1, p)
+    return jnp.minimum(k, ctx.num_steps - i) if lower_order_final else k
+
+
+def _unipc_step(ctx, state, i, t, t_next, p, lower_order_final=False):
     """One UniPC-p step: evaluate at x_i, correct x_i (UniC), then predict x_{i+1} (UniP)."""
     x = state.x
     x_prev, t_prev, history = state.memory
@@ -95,12 +109,13 @@ def _unipc_step(ctx, state, i, t, t_next, p):
         c_k = _update(
             x_prev, rec_prev, rec_t, l_prev, l_t, history[0][0], list(history[1:]), k, m_new
         )
-        corrected = jnp.where((i >= 1) & (jnp.minimum(i, p) == k), c_k, corrected)
+        k_used = _predictor_order(ctx, i - 1, p, lower_order_final)
+        corrected = jnp.where((i >= 1) & (k_used == k), c_k, corrected)
     history = ((m_new, l_t),) + history[:-1]
     x_next = x
     for k in range(1, p + 1):
         p_k = _update(corrected, rec_t, rec_s, l_t, l_s, m_new, list(history[1:]), k)
-        x_next = jnp.where(jnp.minimum(i + 1, p) == k, p_k, x_next)
+        x_next = jnp.where(_predictor_order(ctx, i, p, lower_order_final) == k, p_k, x_next)
     x_next = jnp.where(rec_s.sigma == 0, m_new, x_next)
     memory = (corrected, t, history)
     return state._replace(x=x_next, memory=memory, nfe=state.nfe + 1)

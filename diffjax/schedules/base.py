@@ -78,7 +78,8 @@ class Schedule:
         return jnp.clip(as_time(t), self.t_min, self.t_max)
 
     def t_from_logsnr(self, logsnr) -> Array:
-        """Inverse of lambda(t) on [0, 1] by bisection (lambda is strictly decreasing)."""
+        """Inverse of lambda(t) on [0, 1] by bisection (lambda is strictly decreasing); exactly
+        0 at lambda = +inf (sigma = 0: the data) and 1 at -inf."""
         logsnr = jnp.asarray(logsnr)
         lo, hi = jnp.zeros_like(logsnr), jnp.ones_like(logsnr)
 
@@ -89,7 +90,8 @@ class Schedule:
             return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
 
         lo, hi = jax.lax.fori_loop(0, 64, halve, (lo, hi))
-        return 0.5 * (lo + hi)
+        t = jnp.where(logsnr == jnp.inf, 0.0, 0.5 * (lo + hi))
+        return jnp.where(logsnr == -jnp.inf, 1.0, t)
 
     def sde(self, t) -> tuple[Array, Array]:
         """Drift and diffusion of the forward SDE dx = f(t) x dt + g(t) dW with these marginals.

@@ -204,30 +204,37 @@ class Cosine(Schedule):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EDM(Schedule):
-    """EDM (Karras et al. 2022): alpha = 1, sigma(t) = (a + t (b - a))^rho,
+    """EDM (Karras et al. 2022): alpha = 1, sigma(t) = sigma_max t^rho, so t = 0 is the data.
 
-    a = sigma_min^(1/rho), b = sigma_max^(1/rho), so a uniform t grid is the paper's sigma grid.
+    The network range is [t_min, 1] with t_min = (sigma_min/sigma_max)^(1/rho): there
+    sigma^(1/rho) is linear in t, so a uniform grid from 1 to t_min is the paper's rho-grid
+    (eq. 5) and `KarrasGrid` with its final sigma = 0 is k-diffusion's `get_sigmas_karras`.
+    Uniform training times on [t_min, 1] give the same sigma law as the paper's.
     """
 
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     rho: float = 7.0
+    t_min: float = None  # type: ignore[assignment]  # (sigma_min/sigma_max)^(1/rho)
 
     def __post_init__(self):
         check_positive("sigma_min", self.sigma_min)
         check_positive("rho", self.rho)
         if not self.sigma_max > self.sigma_min:
             raise ValueError(f"sigma_max must be > sigma_min; got {self.sigma_max}.")
+        if self.t_min is None:
+            object.__setattr__(self, "t_min", (self.sigma_min / self.sigma_max) ** (1 / self.rho))
         super().__post_init__()
 
     def alpha_sigma(self, t):
-        a, b = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
-        return jnp.ones_like(t), (a + t * (b - a)) ** self.rho
+        return jnp.ones_like(t), self.sigma_max * t**self.rho
+
+    def logsnr(self, t):
+        return -2.0 * (math.log(self.sigma_max) + self.rho * jnp.log(as_time(t)))
 
     def t_from_logsnr(self, logsnr):
-        a, b = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
-        sigma = jnp.exp(-0.5 * jnp.asarray(logsnr))
-        return (sigma ** (1 / self.rho) - a) / (b - a)
+        """t = (sigma/sigma_max)^(1/rho), sigma = e^(-lambda/2): exactly 0 at lambda = +inf."""
+        return jnp.exp(-0.5 * jnp.asarray(logsnr) / self.rho) / self.sigma_max ** (1 / self.rho)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,124 @@
+"""Linear multistep methods in the VE view (k-diffusion's `sample_lms` and `sample_ipndm`).
+
+With y = x/alpha and sigma~ = sigma/alpha the probability-flow ODE is dy/dsigma~ = eps_hat.
+LMS integrates the Lagrange polynomial through the last `order` eps_hat values over the step
+(Adams-Bashforth on any grid); iPNDM (Zhang & Chen 2023, DEIS) uses the fixed Adams-Bashforth
+weights of equal steps, as k-diffusion does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+
+from diffjax._checks import check_int
+from diffjax.samplers._base import Sampler, exact_record, record
+
+# Gauss-Legendre nodes and weights on [-1, 1]: exact for the degree <= 3 Lagrange basis
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(4)
+# Adams-Bashforth weights of equal steps, newest first (orders 1-4)
+_AB = {
+    1: (1.0,),
+    2: (3 / 2, -1 / 2),
+    3: (23 / 12, -16 / 12, 5 / 12),
+    4: (55 / 24, -59 / 24, 37 / 24, -9 / 24),
+}
+
+
+def _lagrange_weights(sigmas, s, s_next):
+    """int_s^s_next L_j(u) du for the Lagrange basis on `sigmas` (newest first), by 4-point
+    Gauss-Legendre (exact: L_j has degree <= 3)."""
+    half = 0.5 * (s_next - s)
+    nodes = [s + half * (1.0 + n) for n in _NODES]
+    weights = []
+    for j, s_j in enumerate(sigmas):
+        total = 0.0
+        for w, u in zip(_WEIGHTS, nodes, strict=True):
+            basis = 1.0
+            for k, s_k in enumerate(sigmas):
+                if k != j:
+                    basis = basis * (u - s_k) / (s_j - s_k)
+            total = total + w * basis
+        weights.append(half * total)
+    return weights
+
+
+def _ve_step(ctx, state, t, t_next):
+    """(eps_hat at x_t, y = x/alpha, sigma~ at t, at t_next, alpha at t_next)."""
+    _, eps = ctx.denoise(state.x, t)
+    rec, rec_s = record(ctx.schedule, t), exact_record(ctx.schedule, t_next)
+    return eps, state.x / rec.alpha, rec.sigma / rec.alpha, rec_s.sigma / rec_s.alpha, rec_s.alpha
+
+
+def _history_memory(x, order):
+    """eps_hat and sigma~ at the previous order - 1 points (distinct placeholder sigmas: the
+    unused warm-up branches divide by their differences)."""
+    placeholder = -jnp.arange(1, order, dtype=x.dtype)
+    return (jnp.zeros((order - 1,) + x.shape, x.dtype), placeholder)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LMS(Sampler):
+    """Linear multistep in sigma~ (k-diffusion's `sample_lms`): y_{n+1} = y_n + sum_j c_j eps_{n-j},
+    c_j = int_{sigma_n}^{sigma_{n+1}} L_j; warm-up with the orders available. One evaluation per
+    step; global order `order` on any grid."""
+
+    order: int = 4
+
+    paper = "k-diffusion's LMS (Adams-Bashforth in sigma)"
+
+    def __post_init__(self):
+        check_int("order", self.order, allowed=(1, 2, 3, 4))
+
+    @property
+    def accuracy_order(self):
+        return self.order
+
+    def init_memory(self, x):
+        return _history_memory(x, max(self.order, 2))
+
+    def step(self, ctx, state, i, t, t_next, key):
+        eps, y, sig, sig_next, alpha_next = _ve_step(ctx, state, t, t_next)
+        eps_hist, sig_hist = state.memory
+        y_next = y + (sig_next - sig) * eps
+        for k in range(2, self.order + 1):  # order k from step k - 1 on
+            sigmas = [sig] + [sig_hist[j] for j in range(k - 1)]
+            c = _lagrange_weights(sigmas, sig, sig_next)
+            candidate = y + c[0] * eps + sum(c[j + 1] * eps_hist[j] for j in range(k - 1))
+            y_next = jnp.where(i >= k - 1, candidate, y_next)
+        memory = (
+            jnp.concatenate([eps[None], eps_hist[:-1]]),
+            jnp.concatenate([sig[None], sig_hist[:-1]]),
+        )
+        return state._replace(x=alpha_next * y_next, memory=memory, nfe=state.nfe + 1)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IPNDM(Sampler):
+    """iPNDM (Zhang & Chen 2023; k-diffusion's `sample_ipndm`): Adams-Bashforth in sigma~ with the
+    fixed weights of equal steps (55, -59, 37, -9)/24 at order 4, lower orders for warm-up. On a
+    grid of unequal steps the weights are inexact (see `LMS` for the variable-step method)."""
+
+    order: int = 4
+
+    paper = "Zhang & Chen 2023 (iPNDM, as k-diffusion)"
+
+    def __post_init__(self):
+        check_int("order", self.order, allowed=(1, 2, 3, 4))
+
+    def init_memory(self, x):
+        return _history_memory(x, max(self.order, 2))
+
+    def step(self, ctx, state, i, t, t_next, key):
+        eps, y, sig, sig_next, alpha_next = _ve_step(ctx, state, t, t_next)
+        eps_hist, _ = state.memory
+        d = eps
+        for k in range(2, self.order + 1):
+            w = _AB[k]
+            candidate = w[0] * eps + sum(w[j + 1] * eps_hist[j] for j in range(k - 1))
+            d = jnp.where(i >= k - 1, candidate, d)
+        memory = (jnp.concatenate([eps[None], eps_hist[:-1]]), state.memory[1])
+        x_next = alpha_next * (y + (sig_next - sig) * d)
+        return state._replace(x=x_next, memory=memory, nfe=state.nfe + 1)
