@@ -152,7 +152,9 @@ def test_brownian_tree_noise_converges_strongly_as_the_grid_is_refined():
             np.asarray(sample(den, x, time_grid(VP, n, LOGSNR), sampler, key=key).samples)
             for n in (25, 50, 100, 200)
         ]
-        return [float(np.sqrt(np.mean((a - b) ** 2))) for a, b in zip(out[:-1], out[1:], strict=True)]
+        return [
+            float(np.sqrt(np.mean((a - b) ** 2))) for a, b in zip(out[:-1], out[1:], strict=True)
+        ]
 
     tree, independent = gaps(SA.DPMSolverPPSDE(brownian_tree=True)), gaps(SA.DPMSolverPPSDE())
     assert tree[-1] < 0.5 * tree[0] and tree[-1] < 0.05, tree

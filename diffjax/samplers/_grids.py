@@ -116,8 +116,8 @@ class DDPMTimestepGrid(Grid):
             steps = np.arange(0, n)[::-1] * (T // n) + 1 + self.steps_offset
         elif self.spacing is Spacing.TRAILING:
             steps = np.round(np.arange(T, 0, -T / n)).astype(int)
-        else:
-            steps = np.round(np.linspace(T, 1, n)).astype(int)
+        else:  # diffusers rounds the 0-based values (half to even), as here
+            steps = np.round(np.linspace(0, T - 1, n))[::-1].astype(int) + 1
         if steps.max() > T:
             raise ValueError(f"steps_offset={self.steps_offset} puts a timestep above T = {T}.")
         t = (steps / T).astype(np.float64)

@@ -108,6 +108,10 @@ class IPNDM(Sampler):
     def __post_init__(self):
         check_int("order", self.order, allowed=(1, 2, 3, 4))
 
+    @property
+    def accuracy_order(self):
+        return None  # `order` only on equal steps in sigma~
+
     def init_memory(self, x):
         return _history_memory(x, max(self.order, 2))
 

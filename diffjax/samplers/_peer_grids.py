@@ -79,7 +79,9 @@ class KDiffusionSpacing(Choice):
     VP = "vp"
 
 
-def k_diffusion_sigmas(spacing: KDiffusionSpacing, n: int, sigma_min, sigma_max, **options):
+def k_diffusion_sigmas(
+    spacing: KDiffusionSpacing, n: int, sigma_min=None, sigma_max=None, **options
+) -> np.ndarray:
     """n noise levels then 0, as k-diffusion's `sampling.get_sigmas_<spacing>` (float64).
 
     karras: (s_max^(1/rho) + w (s_min^(1/rho) - s_max^(1/rho)))^rho, w = linspace(0, 1, n);
@@ -88,6 +90,8 @@ def k_diffusion_sigmas(spacing: KDiffusionSpacing, n: int, sigma_min, sigma_max,
     t = linspace(1, eps_s, n) (sigma_min, sigma_max unused).
     """
     check_instance("spacing", spacing, KDiffusionSpacing)
+    if spacing is not KDiffusionSpacing.VP and (sigma_min is None or sigma_max is None):
+        raise ValueError(f"the {spacing.value} spacing needs sigma_min and sigma_max.")
     rho = options.get("rho", 1.0 if spacing is KDiffusionSpacing.POLYEXPONENTIAL else 7.0)
     if spacing is KDiffusionSpacing.KARRAS:
         w = np.linspace(0.0, 1.0, n)
