@@ -95,6 +95,7 @@ SAMPLERS = {
     "dpmpp_2m": functools.partial(SA.DPMSolverPP, order=2),
     "dpmpp_3m": functools.partial(SA.DPMSolverPP, order=3),
     "dpmpp_2m_sde": SA.DPMSolverPPSDE,
+    "dpmpp_3m_sde": functools.partial(SA.DPMSolverPPSDE, order=3),
     "unipc": SA.UniPC,
     "lms": SA.LMS,
     "ipndm": SA.IPNDM,

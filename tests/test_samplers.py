@@ -112,6 +112,7 @@ STOCHASTIC = [
     (SA.EulerAncestral(), 200),
     (SA.DPMSolverPPSDE(), 100),
     (SA.DPMSolverPPSDE(brownian_tree=True), 200),
+    (SA.DPMSolverPPSDE(order=3), 100),
     (SA.DPMSolverPP2SAncestral(), 100),
 ]
 
