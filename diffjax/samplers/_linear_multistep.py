@@ -17,7 +17,7 @@ from diffjax._checks import check_int
 from diffjax.samplers._base import Sampler, exact_record, record
 
 # Gauss-Legendre nodes and weights on [-1, 1]: exact for the degree <= 3 Lagrange basis
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(4)
+_NODES, _WEIGHTS = (tuple(map(float, a)) for a in np.polynomial.legendre.leggauss(4))
 # Adams-Bashforth weights of equal steps, newest first (orders 1-4)
 _AB = {
     1: (1.0,),
