@@ -281,7 +281,9 @@ def test_trajectory_and_grids():
     np.testing.assert_allclose(g("leading")[:2] * 1000, [901, 801])
     np.testing.assert_allclose(g("linspace")[[0, -2, -1]] * 1000, [1000, 1, 0])
     karras = time_grid(S.EDM(), 18, KARRAS, t_end=0.0)
-    np.testing.assert_allclose(karras, np.linspace(1, 0, 19), atol=1e-9)  # EDM's t is Karras' grid
+    # EDM's t is Karras' grid: 18 levels from 1 to t_min (sigma 80 to 0.002), then the data
+    expected = np.append(np.linspace(1, S.EDM().t_min, 18), 0.0)
+    np.testing.assert_allclose(karras, expected, atol=1e-9)
     lam = VP.logsnr(jnp.asarray(time_grid(VP, 8, LOGSNR, t_end=1e-3)))
     np.testing.assert_allclose(np.diff(lam), np.diff(lam)[0], rtol=1e-8)
 

@@ -60,24 +60,29 @@ def _history_memory(x, order):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class LMS(Sampler):
-    """Linear multistep in sigma~ (k-diffusion's `sample_lms`): y_{n+1} = y_n + sum_j c_j eps_{n-j},
-    c_j = int_{sigma_n}^{sigma_{n+1}} L_j; warm-up with the orders available. One evaluation per
-    step; global order `order` on any grid."""
+class _SigmaMultistep(Sampler):
+    """Adams-Bashforth in sigma~ of order 1-4, remembering the last order - 1 eps_hat."""
 
     order: int = 4
-
-    paper = "k-diffusion's LMS (Adams-Bashforth in sigma)"
 
     def __post_init__(self):
         check_int("order", self.order, allowed=(1, 2, 3, 4))
 
+    def init_memory(self, x):
+        return _history_memory(x, max(self.order, 2))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LMS(_SigmaMultistep):
+    """Linear multistep in sigma~ (k-diffusion's `sample_lms`): y_{n+1} = y_n + sum_j c_j eps_{n-j},
+    c_j = int_{sigma_n}^{sigma_{n+1}} L_j; warm-up with the orders available. One evaluation per
+    step; global order `order` on any grid."""
+
+    paper = "k-diffusion's LMS (Adams-Bashforth in sigma)"
+
     @property
     def accuracy_order(self):
         return self.order
-
-    def init_memory(self, x):
-        return _history_memory(x, max(self.order, 2))
 
     def step(self, ctx, state, i, t, t_next, key):
         eps, y, sig, sig_next, alpha_next = _ve_step(ctx, state, t, t_next)
@@ -96,24 +101,16 @@ class LMS(Sampler):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class IPNDM(Sampler):
+class IPNDM(_SigmaMultistep):
     """iPNDM (Zhang & Chen 2023; k-diffusion's `sample_ipndm`): Adams-Bashforth in sigma~ with the
     fixed weights of equal steps (55, -59, 37, -9)/24 at order 4, lower orders for warm-up. On a
     grid of unequal steps the weights are inexact (see `LMS` for the variable-step method)."""
 
-    order: int = 4
-
     paper = "Zhang & Chen 2023 (iPNDM, as k-diffusion)"
-
-    def __post_init__(self):
-        check_int("order", self.order, allowed=(1, 2, 3, 4))
 
     @property
     def accuracy_order(self):
         return None  # `order` only on equal steps in sigma~
-
-    def init_memory(self, x):
-        return _history_memory(x, max(self.order, 2))
 
     def step(self, ctx, state, i, t, t_next, key):
         eps, y, sig, sig_next, alpha_next = _ve_step(ctx, state, t, t_next)
