@@ -12,3 +12,14 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_programs():
+    """Drops every compiled program after each test module: one process compiles thousands over
+    the suite, and without this XLA:CPU crashed compiling in a late module (segfault)."""
+    yield
+    jax.clear_caches()
