@@ -42,6 +42,11 @@ CASES = [
     (SA.UniPC(order=2), 3, LOGSNR),
     (SA.UniPC(order=3), 4, LOGSNR),
     (SA.UniPC(order=3), 4, KARRAS),
+    (SA.DPMSolverPP(order=3, d2_term=SA.ThirdOrderTerm.REFERENCE), 2, KARRAS),
+    (SA.LMS(order=2), 2, LOGSNR),
+    (SA.LMS(order=4), 4, KARRAS),
+    (SA.DEIS(order=2), 2, LOGSNR),
+    (SA.DEIS(order=3), 3, LOGSNR),
 ]
 
 

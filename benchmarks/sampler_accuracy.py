@@ -54,6 +54,7 @@ METHODS = {
     ),
     "lms": (SA.LMS(), 1),
     "ipndm": (SA.IPNDM(), 1),
+    "deis_3 (t-AB)": (SA.DEIS(order=3), 1),
     "unipc_1": (SA.UniPC(order=1), 1),
     "unipc_2": (SA.UniPC(order=2), 1),
     "unipc_3": (SA.UniPC(order=3), 1),

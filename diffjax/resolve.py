@@ -99,8 +99,10 @@ SAMPLERS = {
     "unipc": SA.UniPC,
     "lms": SA.LMS,
     "ipndm": SA.IPNDM,
+    "deis": SA.DEIS,
     "euler_maruyama": SA.EulerMaruyama,
     "pc": SA.PredictorCorrector,
+    "restart": SA.Restart,
     "adaptive": SA.Adaptive,
 }
 GRIDS = {
@@ -155,11 +157,14 @@ def _fields(factory: Callable) -> dict[str, dataclasses.Field]:
 
 
 def _coerce_enums(family: str, name: str, factory: Callable, options: dict) -> dict:
-    """Strings given for enum-valued options become the enum member (aliases allowed)."""
+    """Strings for enum-valued options become the member (aliases allowed); a nested sampler
+    option (Restart's base) is resolved as a sampler spec."""
     out = dict(options)
     for key, field in _fields(factory).items():
         default = field.default
-        if key in out and isinstance(default, enum.Enum) and isinstance(out[key], str):
+        if key in out and isinstance(default, SA.Sampler):  # a nested method, e.g. base=euler
+            out[key] = sampler(out[key])
+        elif key in out and isinstance(default, enum.Enum) and isinstance(out[key], str):
             cls = type(default)
             value = _ENUM_ALIASES.get(out[key], out[key])
             allowed = [m.value for m in cls]

@@ -138,6 +138,12 @@ def test_sampler_and_grid_family():
             SA.sample(den, x, [1.0, 0.0], stochastic)
     with pytest.raises(ValueError, match="must decrease strictly"):
         SA.sample(den, x, [0.0, 1.0], SA.DDIM())
+    with pytest.raises(ValueError, match="Restart's base must be a deterministic one-step"):
+        resolve.sampler("restart(base=dpmpp_2m)")
+    with pytest.raises(ValueError, match="need sigma_hi > sigma_lo"):
+        SA.Restart(sigma_lo=1.0, sigma_hi=0.5)
+    with pytest.raises(ValueError, match=r"sigma_hi=500.0 is above the schedule's largest"):
+        SA.sample(den, x, [1.0, 0.0], SA.Restart(sigma_hi=500.0), key=jax.random.PRNGKey(0))
     with pytest.raises(TypeError, match="denoiser must carry its schedule"):
         SA.sample(lambda p, x, t, c: (x, x), x, [1.0, 0.0], SA.DDIM())
     with pytest.raises(ValueError, match="grid='cosine' is not one of"):

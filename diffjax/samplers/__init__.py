@@ -41,7 +41,7 @@ from diffjax.samplers._likelihood import (
     bits_per_dim_dequantized,
     log_likelihood,
 )
-from diffjax.samplers._linear_multistep import IPNDM, LMS
+from diffjax.samplers._linear_multistep import DEIS, IPNDM, LMS
 from diffjax.samplers._ode import RK4, Euler, Heun, Midpoint
 from diffjax.samplers._peer_grids import (
     KDiffusionGrid,
@@ -50,6 +50,7 @@ from diffjax.samplers._peer_grids import (
     times_from_alphas_cumprod,
     times_from_sigmas,
 )
+from diffjax.samplers._restart import Restart
 from diffjax.samplers._sde import EulerMaruyama, PredictorCorrector
 from diffjax.samplers._unipc import UniPC
 
@@ -57,6 +58,7 @@ __all__ = [
     "DDIM",
     "DDPM",
     "RK4",
+    "Restart",
     "Adaptive",
     "AdaptiveSolver",
     "ClassifierFreeGuidance",
@@ -70,6 +72,7 @@ __all__ = [
     "bits_per_dim_dequantized",
     "log_likelihood",
     "DDPMTimestepGrid",
+    "DEIS",
     "DPMSolver",
     "DPMSolverPP",
     "DPMSolverPP2S",
