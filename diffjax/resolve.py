@@ -106,6 +106,7 @@ SAMPLERS = {
     "adaptive": SA.Adaptive,
 }
 GRIDS = {
+    "auto": SA.RecommendedGrid,  # the measured choice for the schedule (docs/samplers.md)
     "uniform": SA.UniformGrid,
     "logsnr": SA.LogSNRGrid,
     "karras": SA.KarrasGrid,
@@ -254,7 +255,7 @@ def sampler(spec) -> SA.Sampler:
 
 
 def grid(spec) -> SA.Grid:
-    """uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps),
+    """auto (the measured choice per schedule), uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps),
     k_karras / k_exponential / k_polyexponential / k_vp (k-diffusion's sigmas, final 0)."""
     return _build("grid", GRIDS, spec, SA.Grid)
 

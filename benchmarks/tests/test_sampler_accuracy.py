@@ -46,3 +46,25 @@ def test_the_reference_is_the_exact_flow_and_the_tiny_run_writes_its_table(tmp_p
     text = out.read_text()
     assert "python -m benchmarks.sampler_accuracy --tiny" in text
     assert "| 1 |" in text and (tmp_path / "acc.json").exists()
+
+
+def test_the_config_defaults_are_the_measured_best_cells():
+    """configs/common.py's sampler and 'auto' grid are the first cells of the committed table for
+    each schedule: a new measurement that ranks another cell first fails here."""
+    import json
+    import pathlib
+
+    from configs import common
+    from diffjax import resolve
+    from diffjax import samplers as SA
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    rows = json.loads((root / "docs" / "sampler_accuracy.json").read_text())
+    config = common.base()
+    default = resolve.sampler(config.sample.sampler)
+    assert resolve.grid(config.sample.grid) == SA.RecommendedGrid()
+    for name, schedule in SA_BENCH.SCHEDULES.items():
+        sub = [r for r in rows if r["problem"].endswith("/" + name)]
+        method, grid = SA_BENCH.ranking(sub)[0][:2]
+        assert SA_BENCH.METHODS[method][0] == default, (name, method)
+        assert SA_BENCH.GRIDS[grid] == SA.recommended_grid(schedule), (name, grid)

@@ -22,9 +22,11 @@ from diffjax.samplers._grids import (
     KarrasGrid,
     LogSNRGrid,
     QuadraticGrid,
+    RecommendedGrid,
     Spacing,
     UniformGrid,
     explicit_grid,
+    recommended_grid,
     time_grid,
 )
 from diffjax.samplers._guidance import (
@@ -93,6 +95,7 @@ __all__ = [
     "Midpoint",
     "PredictorCorrector",
     "QuadraticGrid",
+    "RecommendedGrid",
     "SampleOutput",
     "Sampler",
     "Spacing",
@@ -105,6 +108,7 @@ __all__ = [
     "times_from_alphas_cumprod",
     "times_from_sigmas",
     "pf_velocity",
+    "recommended_grid",
     "prior_sample",
     "sample",
     "time_grid",
