@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from diffjax.parameterisations import broadcast_to_data
-from diffjax.schedules import Schedule, ScheduleRecord
+from diffjax.schedules import RectifiedFlow, Schedule, ScheduleRecord
 
 Array = jax.Array
 
@@ -130,6 +130,47 @@ class ExactDenoiser:
 def exact_denoiser(gmm: GaussianMixture, schedule: Schedule) -> ExactDenoiser:
     """The exact denoiser of `gmm` under `schedule` (see ExactDenoiser)."""
     return ExactDenoiser(gmm, schedule)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExactScoreFlow:
+    """The exact [SF]2M pair of a mixture on the rectified-flow Brownian-bridge path
+    x_t = (1 - t) x0 + t x1 + sigma sqrt(t (1 - t)) z, x1 ~ N(0, I) independent of x0.
+
+    p_t is the mixture seen through alpha = 1 - t and s_t^2 = t^2 + sigma^2 t (1 - t); its
+    velocity (the conditional-velocity mean, Tong et al. 2024) is
+    v = (alpha'/alpha) x - ((s_t^2)'/2 - (alpha'/alpha) s_t^2) grad log p_t. Called, it is the
+    flow's (x0_hat, eps_hat) under `RectifiedFlow()` (v = alpha' x0_hat + sigma' eps_hat);
+    `score_of` is grad log p_t, as `models.ScoreFlow`. Hashed by identity.
+    """
+
+    gmm: GaussianMixture
+    sigma: float
+    schedule: Schedule = dataclasses.field(default_factory=RectifiedFlow)
+
+    def _marginal(self, t, x):
+        t = jnp.broadcast_to(self.schedule.clip(t).astype(x.dtype), x.shape[:1])
+        s2 = t**2 + self.sigma**2 * t * (1.0 - t)
+        d_s2 = 2.0 * t + self.sigma**2 * (1.0 - 2.0 * t)
+        rec = ScheduleRecord(1.0 - t, jnp.sqrt(s2), -jnp.ones_like(t), d_s2, jnp.log((1 - t) ** 2 / s2))
+        return t, s2, d_s2, rec
+
+    def score_of(self, params, x, t, cond=None):
+        del params, cond
+        flat = x.reshape(x.shape[0], -1)
+        return score(self.gmm, flat, self._marginal(t, flat)[3]).reshape(x.shape)
+
+    def __call__(self, params, x, t, cond=None):
+        flat = x.reshape(x.shape[0], -1)
+        t, s2, d_s2, _ = self._marginal(t, flat)
+        ratio = (-1.0 / (1.0 - t))[:, None]
+        grad = self.score_of(params, flat, t)
+        v = ratio * flat - (0.5 * d_s2[:, None] - ratio * s2[:, None]) * grad
+        rec = self.schedule(t)
+        det = (rec.alpha * rec.d_sigma - rec.sigma * rec.d_alpha)[:, None]
+        x0 = (rec.d_sigma[:, None] * flat - rec.sigma[:, None] * v) / det
+        eps = (rec.alpha[:, None] * v - rec.d_alpha[:, None] * flat) / det
+        return x0.reshape(x.shape), eps.reshape(x.shape)
 
 
 def gaussian_pf_ode_map(

@@ -103,6 +103,7 @@ SAMPLERS = {
     "euler_maruyama": SA.EulerMaruyama,
     "pc": SA.PredictorCorrector,
     "restart": SA.Restart,
+    "sf2m_sde": SA.ScoreFlowSDE,
     "adaptive": SA.Adaptive,
 }
 GRIDS = {

@@ -192,3 +192,40 @@ def test_coupling_override_sinkhorn_approaches_exact_ot():
     # with replacement, so not a permutation: close to the exact cost, far below independent)
     e, a, i = float(exact.mean()), float(approx.mean()), float(indep.mean())
     assert abs(a - e) < 0.15 * e and a < 0.8 * i, (e, a, i)
+
+
+def _exact_sf2m_denoisers(sigma, v_scale=1.0, s_scale=1.0):
+    """The exact [SF]2M flow and score of GMM as trained models would be (networks of t)."""
+    exact = analytic.ExactScoreFlow(GMM, sigma)
+    rf = exact.schedule
+
+    def velocity(params, x, t, cond):
+        x0, eps = exact(params, x, t)
+        rec = rf(rf.clip(t))
+        return v_scale * (rec.d_alpha[:, None] * x0 + rec.d_sigma[:, None] * eps)
+
+    def score(params, x, t, cond):
+        return s_scale * 0.5 * sigma**2 * exact.score_of(params, x, t)
+
+    return Denoiser(velocity, rf, VelocityPrediction()), Denoiser(score, rf, VelocityPrediction())
+
+
+def test_sf2m_loss_is_least_at_the_exact_flow_and_score():
+    """With lambda(t) = 2 c / sigma^2 the score term's minimiser is (sigma^2/2) grad log p_t and
+    the flow term's the marginal velocity: scaling either by 0.85 or 1.15 raises the loss (the
+    same draws for every pair) by equal amounts either side."""
+    sigma = 1.0
+    path = L.presets.sbcfm(sigma, coupling=L.Independent())
+    data = analytic.sample(GMM, jax.random.PRNGKey(0), 20_000)[0]
+    key = jax.random.PRNGKey(1)
+
+    def loss(v_scale, s_scale):
+        flow, score = _exact_sf2m_denoisers(sigma, v_scale, s_scale)
+        return float(jnp.mean(L.sf2m_loss(flow, score, path)(None, {"data": data}, key)))
+
+    best = loss(1.0, 1.0)
+    for low, high in (((0.85, 1.0), (1.15, 1.0)), ((1.0, 0.85), (1.0, 1.15))):
+        rise_low, rise_high = loss(*low) - best, loss(*high) - best
+        assert rise_low > 1e-3 and rise_high > 1e-3, (low, rise_low, rise_high)
+        # a quadratic bowl centred on the exact pair: equal rises either side (to 30%)
+        assert abs(rise_low - rise_high) < 0.3 * max(rise_low, rise_high), (rise_low, rise_high)

@@ -9,6 +9,7 @@ from diffjax.models._conditioning import (
 )
 from diffjax.models._denoiser import Denoiser, Network, Prediction
 from diffjax.models._network import FlaxNetwork
+from diffjax.models._score_flow import ScoreFlow
 
 __all__ = [
     "DDPMIndexInput",
@@ -19,5 +20,6 @@ __all__ = [
     "Network",
     "NoiseConditioning",
     "Prediction",
+    "ScoreFlow",
     "TimeInput",
 ]

@@ -53,7 +53,7 @@ from diffjax.samplers._peer_grids import (
     times_from_sigmas,
 )
 from diffjax.samplers._restart import Restart
-from diffjax.samplers._sde import EulerMaruyama, PredictorCorrector
+from diffjax.samplers._sde import EulerMaruyama, PredictorCorrector, ScoreFlowSDE
 from diffjax.samplers._unipc import UniPC
 
 __all__ = [
@@ -97,6 +97,7 @@ __all__ = [
     "QuadraticGrid",
     "RecommendedGrid",
     "SampleOutput",
+    "ScoreFlowSDE",
     "Sampler",
     "Spacing",
     "StepContext",

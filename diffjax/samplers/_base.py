@@ -25,6 +25,8 @@ class StepContext(NamedTuple):
     schedule: Schedule
     num_steps: int
     key: Array | None = None  # the run's key (a Brownian tree draws from it at every step)
+    score: Callable | None = None  # (x, t) -> grad log p_t of a model with its own score head
+    bridge_sigma: float | None = None  # that model's Brownian-bridge noise ([SF]2M)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -76,6 +76,12 @@ def _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond):
         schedule=denoiser.schedule,
         num_steps=num_steps,
         key=key,
+        score=(
+            (lambda x, t: denoiser.score_of(params, x, t, cond))
+            if hasattr(denoiser, "score_of")
+            else None
+        ),
+        bridge_sigma=getattr(denoiser, "sigma", None) if hasattr(denoiser, "score_of") else None,
     )
 
     def body(state, inputs):
