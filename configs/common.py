@@ -82,10 +82,11 @@ def base() -> ml_collections.ConfigDict:
     c.sample.chunk = 10_000  # samples per sampler call
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error, nfe_sweep
+    c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error, nfe_sweep, guidance_sweep
     c.eval.num_samples = placeholder(int)  # None: as many as the test set
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE
+    c.eval.guidance_sweep = (0.0, 1.0, 2.0, 3.0, 4.0)  # 'guidance_sweep': CFG scales (1: conditional)
     c.eval.nfe_sweep = (10, 50)  # 'nfe_sweep': the network-evaluation budgets sampled at
     c.eval.pf_nll_probes = 1  # images: Hutchinson probes of the divergence
     c.eval.inception_weights = ""  # local Inception weights file for 'fid'

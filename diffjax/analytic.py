@@ -152,7 +152,9 @@ class ExactScoreFlow:
         t = jnp.broadcast_to(self.schedule.clip(t).astype(x.dtype), x.shape[:1])
         s2 = t**2 + self.sigma**2 * t * (1.0 - t)
         d_s2 = 2.0 * t + self.sigma**2 * (1.0 - 2.0 * t)
-        rec = ScheduleRecord(1.0 - t, jnp.sqrt(s2), -jnp.ones_like(t), d_s2, jnp.log((1 - t) ** 2 / s2))
+        rec = ScheduleRecord(
+            1.0 - t, jnp.sqrt(s2), -jnp.ones_like(t), d_s2, jnp.log((1 - t) ** 2 / s2)
+        )
         return t, s2, d_s2, rec
 
     def score_of(self, params, x, t, cond=None):

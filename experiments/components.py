@@ -145,6 +145,11 @@ def optimizer(config, total_steps: int | None = None):
         raise ValueError(f"config.optim: {err}") from None
 
 
+def sampling_denoiser(config, denoiser):
+    """The denoiser that samples under config.sample: guidance, x0 clipping, closed time."""
+    return _sampling_denoiser(config, denoiser, num_classes(config))
+
+
 def _sampling_denoiser(config, denoiser, classes: int):
     s = config.sample
     if not s.clip_time:  # the network on the closed [0, 1], as torchcfm integrates flows

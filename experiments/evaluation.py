@@ -10,6 +10,8 @@
   nats/example for points, with the KL estimate E[log p - log q] where the density is exact);
 - `denoiser_error`: E||x0_hat - E[x0 | x_t]||^2 / d against the exact denoiser, over log-SNR (mixtures);
 - `nfe_sweep`: W2 and sampler error at each NFE of `eval.nfe_sweep` (mixtures);
+- `guidance_sweep`: FD, class accuracy and the Inception-Score analogue at each classifier-free
+  guidance scale of `eval.guidance_sweep` (class-conditional digits);
 - `sampler_error`: RMS distance of the samples to those of the exact denoiser through the same
   sampler, grid and initial noise: the error the network adds to the solver's (mixtures).
 
@@ -67,8 +69,12 @@ def fd(ev: Evaluation) -> dict:
     train = ev.data.train_images
     n = min(len(ev.samples), len(train))
     train_images = np.stack([train[i]["image"] for i in range(n)])
-    counts = np.bincount(metrics.digits_predictions(params, ev.samples), minlength=10)
-    return {
+    predicted = metrics.digits_predictions(params, ev.samples)
+    counts = np.bincount(predicted, minlength=10)
+    extra = {"inception_score": metrics.digits_inception_score(params, ev.samples)}
+    if ev.cond is not None:  # conditional: the fraction classified as the label asked for
+        extra["class_accuracy"] = float(np.mean(predicted == np.asarray(ev.cond)))
+    return extra | {
         "fd": metrics.digits_frechet_distance(params, ev.samples, ev.data.test),
         "fd_train_vs_heldout": metrics.digits_frechet_distance(params, train_images, ev.data.test),
         "classifier_heldout_accuracy": accuracy,
@@ -280,6 +286,31 @@ def nfe_sweep(ev: Evaluation) -> dict:
     return out
 
 
+def guidance_sweep(ev: Evaluation) -> dict:
+    """Per scale w of eval.guidance_sweep, classifier-free guidance eps_u + w (eps_c - eps_u)
+    (Ho & Salimans 2022; w = 0 unconditional, 1 conditional) from the run's initial noise and
+    labels: `fd_w<w>`, `class_accuracy_w<w>`, `inception_score_w<w>` (digits classifier)."""
+    from experiments.components import sampling_denoiser
+    from experiments.run import draw
+
+    params, _ = metrics.digits_classifier()
+    labels = np.asarray(ev.cond)
+    out = {}
+    for w in ev.config.eval.guidance_sweep:
+        config = ev.config.copy_and_resolve_references()
+        config.sample.guidance_scale = float(w)
+        comps = dataclasses.replace(
+            ev.components, sampling_denoiser=sampling_denoiser(config, ev.components.denoiser)
+        )
+        images = draw(config, comps, ev.params, len(labels), ev.key, ev.x_init, labels)[0]
+        images = metrics.finite(f"samples at guidance scale {w}", images)
+        predicted = metrics.digits_predictions(params, images)
+        out[f"fd_w{w:g}"] = metrics.digits_frechet_distance(params, images, ev.data.test)
+        out[f"class_accuracy_w{w:g}"] = float(np.mean(predicted == labels))
+        out[f"inception_score_w{w:g}"] = metrics.digits_inception_score(params, images)
+    return out
+
+
 METRICS = {
     "w2": w2,
     "npe": npe,
@@ -290,6 +321,7 @@ METRICS = {
     "denoiser_error": denoiser_error,
     "sampler_error": sampler_error,
     "nfe_sweep": nfe_sweep,
+    "guidance_sweep": guidance_sweep,
 }
 
 
@@ -326,6 +358,10 @@ def check_metrics(config, data=None) -> None:
         "nfe_sweep": (
             data.gmm is not None and not config.data.conditional,
             "an unconditional model of a Gaussian mixture ('gmm:<name>')",
+        ),
+        "guidance_sweep": (
+            data.shape == (8, 8, 1) and config.data.conditional,
+            "class-conditional 8x8 digits (data.conditional=True)",
         ),
     }
     for name in config.eval.metrics:

@@ -122,12 +122,15 @@ def _batches(config, data, comps, total, train=None, paired=False):
 
 
 def _sample_grid_hook(config, workdir, comps):
-    """Every train.sample_every steps, 64 samples (EMA params) to samples/ and TensorBoard."""
+    """Every train.sample_every steps, 64 samples (EMA params) to samples/ and TensorBoard; a
+    conditional model draws the classes in turn (row i of the 8x8 grid starts at class i)."""
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    classes = C.num_classes(config) if config.data.conditional else 0
+    cond = np.arange(64) % classes if classes else None
 
     def hook(writer):
         def run(k, state):
-            images = draw(config, comps, state.ema_params, 64, jax.random.PRNGKey(k))[0]
+            images = draw(config, comps, state.ema_params, 64, jax.random.PRNGKey(k), cond=cond)[0]
             path = os.path.join(workdir, "samples", f"step_{k:07d}.png")
             writer.write_image(k, "samples", save_image_grid(path, images, scale=4))
 

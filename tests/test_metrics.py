@@ -63,3 +63,19 @@ def test_metrics_refuse_non_finite_samples():
     ):
         with pytest.raises(ValueError, match="non-finite entries .* refusing to score"):
             call()
+
+
+def test_digits_inception_score_is_one_for_identical_images_and_high_for_real_digits():
+    from diffjax.data.images import load_digits
+
+    params, _ = metrics.digits_classifier()
+    test = load_digits("test")
+    real = metrics.digits_inception_score(params, test.images)
+    same = metrics.digits_inception_score(params, np.repeat(test.images[:1], 100, axis=0))
+    assert 8.0 < real <= 10.0 and abs(same - 1.0) < 1e-9, (real, same)
+    # one class only (every held-out "3"): confident and alike, so close to 1 as well
+    threes = test.images[test.labels == 3]
+    assert metrics.digits_inception_score(params, threes) < 1.5
+    p = metrics.digits_class_probabilities(params, test.images)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-6)
+    assert np.mean(p.argmax(1) == test.labels) > 0.95

@@ -5,9 +5,11 @@ Every metric refuses non-finite samples instead of scoring them.
 """
 
 from diffjax.metrics._digits import (
+    digits_class_probabilities,
     digits_classifier,
     digits_features,
     digits_frechet_distance,
+    digits_inception_score,
     digits_predictions,
     train_digits_classifier,
 )
@@ -30,9 +32,11 @@ from diffjax.metrics._fid import (
 )
 
 __all__ = [
+    "digits_class_probabilities",
     "digits_classifier",
     "digits_features",
     "digits_frechet_distance",
+    "digits_inception_score",
     "digits_predictions",
     "feature_statistics",
     "finite",

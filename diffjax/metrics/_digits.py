@@ -123,6 +123,25 @@ def digits_predictions(params, images: np.ndarray) -> np.ndarray:
     return np.asarray(jnp.argmax(logits, -1))
 
 
+def digits_class_probabilities(params, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """The classifier's p(y | x), (N, 10), float64."""
+    images = np.asarray(images, np.float32)
+    out = [
+        np.asarray(jax.nn.softmax(_digits_apply(params, images[i : i + batch_size])[0]), np.float64)
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(out)
+
+
+def digits_inception_score(params, images: np.ndarray) -> float:
+    """The Inception Score (Salimans et al. 2016) in the digits classifier:
+    exp E_x KL(p(y | x) || p(y)); 1 for images all alike, at most 10."""
+    p = digits_class_probabilities(params, images)
+    marginal = p.mean(0, keepdims=True)
+    kl = np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)
+    return float(np.exp(kl.mean()))
+
+
 def digits_frechet_distance(params, images_a: np.ndarray, images_b: np.ndarray) -> float:
     """Frechet distance between two image sets in the digits classifier's feature space."""
     return frechet_distance(digits_features(params, images_a), digits_features(params, images_b))
