@@ -77,6 +77,7 @@ def base() -> ml_collections.ConfigDict:
     c.sample.t_end = placeholder(float)  # None: 0 where sigma(0) = 0, else the schedule's t_min
     c.sample.clip_time = True  # False: the network is also evaluated at t = 0 and 1 (torchcfm's flows)
     c.sample.clip_x0 = placeholder(float)  # clip x0_hat to [-b, b] at every step (Ho et al.: 1)
+    c.sample.guidance = "cfg"  # with guidance_scale: cfg | cfg(rescale=0.7) | apg(eta=0.0, norm_threshold=...)
     c.sample.guidance_scale = placeholder(float)  # classifier-free guidance weight (conditional)
     c.sample.labels = placeholder(int)  # conditional: sample this class; None: the test labels
     c.sample.chunk = 10_000  # samples per sampler call
@@ -87,6 +88,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE
     c.eval.guidance_sweep = (0.0, 1.0, 2.0, 3.0, 4.0)  # 'guidance_sweep': CFG scales (1: conditional)
+    c.eval.guidance_methods = ("cfg",)  # 'guidance_sweep': sample.guidance specs swept
     c.eval.nfe_sweep = (10, 50)  # 'nfe_sweep': the network-evaluation budgets sampled at
     c.eval.pf_nll_probes = 1  # images: Hutchinson probes of the divergence
     c.eval.inception_weights = ""  # local Inception weights file for 'fid'

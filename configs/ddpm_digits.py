@@ -12,8 +12,8 @@ Variants:
   :tiny   20 steps, 16 samples over 50 timesteps: seconds (the tests run it)
   :clip   x0_hat clipped to [-1, 1] at every step (Ho et al.'s sampler)
   :cfg    class-conditional with label dropout 0.1 (Ho & Salimans 2022), sampled by iPNDM on 50
-          steps; FD, class accuracy and Inception-Score analogue at guidance scales 0-4
-          (`:tiny,cfg` in the tests)
+          steps; FD, class accuracy and Inception-Score analogue at guidance scales 0-4 for
+          CFG, CFG rescale 0.7 (Lin et al.) and APG (Sadat et al.) (`:tiny,cfg` in the tests)
 """
 
 from configs import common
@@ -48,6 +48,7 @@ def _cfg(c):
     c.sample.grid = "auto"
     c.sample.num_steps = min(c.sample.num_steps, 50)
     c.eval.metrics = ("fd", "guidance_sweep")
+    c.eval.guidance_methods = ("cfg", "cfg(rescale=0.7)", "apg(eta=0.0)")
 
 
 def get_config(arg: str = ""):

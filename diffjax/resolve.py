@@ -255,6 +255,26 @@ def sampler(spec) -> SA.Sampler:
     return _build("sampler", SAMPLERS, spec, SA.Sampler)
 
 
+GUIDANCES = {"cfg": SA.ClassifierFreeGuidance, "apg": SA.AdaptiveProjectedGuidance}
+
+
+def guidance(spec, denoiser, scale: float, null_cond):
+    """A guidance wrapper of `denoiser` at `scale`: 'cfg' (options interval, rescale) or 'apg'
+    (eta, norm_threshold), e.g. 'cfg(rescale=0.7)'; null_cond is the 'no label' conditioning."""
+    name, options = parse_spec(spec)
+    if name not in GUIDANCES:
+        raise ValueError(f"guidance={name!r} is not one of {', '.join(map(repr, GUIDANCES))}")
+    factory = GUIDANCES[name]
+    allowed = sorted(set(_fields(factory)) - {"denoiser", "scale", "null_cond"})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"guidance {name!r} got unknown options {unknown}; allowed: {allowed}.")
+    try:
+        return factory(denoiser, scale=scale, null_cond=null_cond, **options)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"guidance {name!r}: {err}") from None
+
+
 def grid(spec) -> SA.Grid:
     """auto (the measured choice per schedule), uniform, logsnr, karras(rho), quadratic, leading / trailing / linspace (DDPM timesteps),
     k_karras / k_exponential / k_polyexponential / k_vp (k-diffusion's sigmas, final 0)."""

@@ -24,7 +24,7 @@ from diffjax.losses import (
     with_label_dropout,
 )
 from diffjax.networks import MLP, DiT, UNet
-from diffjax.samplers import ClassifierFreeGuidance, ClipX0
+from diffjax.samplers import ClipX0
 from diffjax.training import make_optimizer
 from experiments.datasets import MIXTURES
 from experiments.launch import resolved
@@ -160,7 +160,11 @@ def _sampling_denoiser(config, denoiser, classes: int):
     if s.guidance_scale is not None:
         if not config.data.conditional:
             raise ValueError("config.sample.guidance_scale needs config.data.conditional=True.")
-        denoiser = ClassifierFreeGuidance(denoiser, s.guidance_scale, null_cond=classes)
+        denoiser = resolved(
+            "sample.guidance",
+            lambda spec: resolve.guidance(spec, denoiser, s.guidance_scale, classes),
+            s.guidance,
+        )
     return denoiser
 
 

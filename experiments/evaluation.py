@@ -287,28 +287,39 @@ def nfe_sweep(ev: Evaluation) -> dict:
 
 
 def guidance_sweep(ev: Evaluation) -> dict:
-    """Per scale w of eval.guidance_sweep, classifier-free guidance eps_u + w (eps_c - eps_u)
-    (Ho & Salimans 2022; w = 0 unconditional, 1 conditional) from the run's initial noise and
-    labels: `fd_w<w>`, `class_accuracy_w<w>`, `inception_score_w<w>` (digits classifier)."""
+    """Per guidance method of eval.guidance_methods (a sample.guidance spec) and scale w of
+    eval.guidance_sweep (w = 0 unconditional, 1 conditional; Ho & Salimans 2022), from the run's
+    initial noise and labels: FD, class accuracy and Inception-Score analogue in the digits
+    classifier, under `guidance_sweep[method][w]`; the first method also as `fd_w<w>`,
+    `class_accuracy_w<w>`, `inception_score_w<w>`."""
+    params, _ = metrics.digits_classifier()
+    out, table = {}, {}
+    for i, method in enumerate(ev.config.eval.guidance_methods):
+        table[method] = {}
+        for w in ev.config.eval.guidance_sweep:
+            scores = _guided_scores(ev, params, method, float(w))
+            table[method][f"{w:g}"] = scores
+            if i == 0:
+                out.update({f"{k}_w{w:g}": v for k, v in scores.items()})
+    return out | {"guidance_sweep": table}
+
+
+def _guided_scores(ev: Evaluation, params, method: str, w: float) -> dict:
     from experiments.components import sampling_denoiser
     from experiments.run import draw
 
-    params, _ = metrics.digits_classifier()
     labels = np.asarray(ev.cond)
-    out = {}
-    for w in ev.config.eval.guidance_sweep:
-        config = ev.config.copy_and_resolve_references()
-        config.sample.guidance_scale = float(w)
-        comps = dataclasses.replace(
-            ev.components, sampling_denoiser=sampling_denoiser(config, ev.components.denoiser)
-        )
-        images = draw(config, comps, ev.params, len(labels), ev.key, ev.x_init, labels)[0]
-        images = metrics.finite(f"samples at guidance scale {w}", images)
-        predicted = metrics.digits_predictions(params, images)
-        out[f"fd_w{w:g}"] = metrics.digits_frechet_distance(params, images, ev.data.test)
-        out[f"class_accuracy_w{w:g}"] = float(np.mean(predicted == labels))
-        out[f"inception_score_w{w:g}"] = metrics.digits_inception_score(params, images)
-    return out
+    config = ev.config.copy_and_resolve_references()
+    config.sample.guidance, config.sample.guidance_scale = method, w
+    den = sampling_denoiser(config, ev.components.denoiser)
+    comps = dataclasses.replace(ev.components, sampling_denoiser=den)
+    images = draw(config, comps, ev.params, len(labels), ev.key, ev.x_init, labels)[0]
+    images = metrics.finite(f"samples of {method} at guidance scale {w}", images)
+    return {
+        "fd": metrics.digits_frechet_distance(params, images, ev.data.test),
+        "class_accuracy": float(np.mean(metrics.digits_predictions(params, images) == labels)),
+        "inception_score": metrics.digits_inception_score(params, images),
+    }
 
 
 METRICS = {
@@ -339,6 +350,12 @@ def check_metrics(config, data=None) -> None:
         sampler = resolved("sample.sampler", resolve.sampler, config.sample.sampler)
         for nfe in config.eval.nfe_sweep:
             nfe_steps(sampler, nfe)
+    if "guidance_sweep" in config.eval.metrics:
+        from diffjax import resolve
+        from experiments.launch import resolved
+
+        for method in config.eval.guidance_methods:  # options checked with no model attached
+            resolved("eval.guidance_methods", lambda m: resolve.guidance(m, None, 1.0, 0), method)
     if data is None:
         return
     needs = {

@@ -59,6 +59,21 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
         assert 1.0 <= r[f"inception_score_w{w}"] <= 10.0
     np.testing.assert_allclose(r["fd_w1"], r["fd"], rtol=1e-3)
     assert abs(r["class_accuracy_w1"] - r["class_accuracy"]) <= 1 / 16
+    table = r["guidance_sweep"]
+    assert sorted(table) == sorted(config.eval.guidance_methods)
+    assert table["cfg"]["3"]["fd"] == r["fd_w3"]
+    # at w = 1 every method is the conditional model (APG: x0_c exactly)
+    for method in table:
+        np.testing.assert_allclose(table[method]["1"]["fd"], r["fd"], rtol=1e-3)
+
+
+def test_a_wrong_guidance_method_fails_before_training(tmp_path):
+    config = configured(ddpm_digits, "tiny,cfg", **{"eval.guidance_methods": ("cfg(phi=0.7)",)})
+    with pytest.raises(
+        TypeError, match=r"config.eval.guidance_methods: guidance 'cfg' got unknown"
+    ):
+        train_and_evaluate(config, str(tmp_path))
+    assert not os.path.exists(tmp_path / "results.json")
 
 
 def test_a_mixture_run_scores_against_the_exact_references(tmp_path):

@@ -371,6 +371,33 @@ def test_guidance_wrappers():
     np.testing.assert_allclose(dyn[0], [[1.0, 1.0], [-1.0, -1.0]])
 
 
+def test_cfg_rescale_and_apg_against_their_definitions():
+    """A network whose x0_hat is a random field for the label and another for 'none': CFG
+    rescale at phi = 1 gives the guided x0 the conditional std per example; APG with eta = 1 is
+    CFG on x0, with eta = 0 its guidance term is orthogonal to x0_c, and a norm threshold caps
+    the guidance difference; every wrapper keeps x = alpha x0 + sigma eps."""
+    sched = S.VPLinear()
+    fields = jax.random.normal(jax.random.PRNGKey(0), (3, 6), jnp.float64)  # null, class 1, 2
+    net = lambda params, x, noise, cond: x * 0 + fields[cond]
+    den = Denoiser(net, sched, X0Prediction())
+    x, t, cond, w = jnp.ones((2, 6), jnp.float64), 0.5, jnp.array([1, 2]), 3.0
+    x0_c, x0_u = fields[cond], fields[jnp.zeros(2, int)]
+    rec = sched(t)
+    cfg = SA.ClassifierFreeGuidance(den, scale=w, null_cond=0)(None, x, t, cond)[0]
+    full = SA.ClassifierFreeGuidance(den, scale=w, null_cond=0, rescale=1.0)
+    x0, eps = full(None, x, t, cond)
+    np.testing.assert_allclose(x0.std(1), x0_c.std(1), rtol=1e-10)
+    np.testing.assert_allclose(x0 / x0.std(1, keepdims=True), cfg / cfg.std(1, keepdims=True))
+    np.testing.assert_allclose(rec.alpha * x0 + rec.sigma * eps, x, atol=1e-12)
+    apg = lambda **kw: SA.AdaptiveProjectedGuidance(den, scale=w, null_cond=0, **kw)
+    np.testing.assert_allclose(apg(eta=1.0)(None, x, t, cond)[0], cfg, atol=1e-12)
+    x0, eps = apg()(None, x, t, cond)
+    np.testing.assert_allclose(jnp.sum((x0 - x0_c) * x0_c, 1), 0.0, atol=1e-10)
+    np.testing.assert_allclose(rec.alpha * x0 + rec.sigma * eps, x, atol=1e-12)
+    capped = apg(eta=1.0, norm_threshold=0.5)(None, x, t, cond)[0]
+    np.testing.assert_allclose(jnp.linalg.norm(capped - x0_c, axis=1), (w - 1) * 0.5, rtol=1e-10)
+
+
 def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
     """grad log p(y | x_t) added to the mixture score is the score of component y (scale 1)."""
 

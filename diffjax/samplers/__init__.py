@@ -30,6 +30,7 @@ from diffjax.samplers._grids import (
     time_grid,
 )
 from diffjax.samplers._guidance import (
+    AdaptiveProjectedGuidance,
     ClassifierFreeGuidance,
     ClassifierGuidance,
     ClipX0,
@@ -62,6 +63,7 @@ __all__ = [
     "RK4",
     "Restart",
     "Adaptive",
+    "AdaptiveProjectedGuidance",
     "AdaptiveSolver",
     "ClassifierFreeGuidance",
     "ClassifierGuidance",

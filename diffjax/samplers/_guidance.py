@@ -35,39 +35,89 @@ def _eps_from_x0(schedule, x, t, x0):
     return (x - a * x0) / s
 
 
+def _conditional_and_unconditional(denoiser, null_cond, params, x, t, cond):
+    """((x0_c, eps_c), (x0_u, eps_u), t per example) from one batched network call."""
+    batch = x.shape[0]
+    t_b = jnp.broadcast_to(jnp.asarray(t, x.dtype), (batch,))
+    null = jnp.broadcast_to(jnp.asarray(null_cond, jnp.asarray(cond).dtype), jnp.shape(cond))
+    x0, eps = denoiser(
+        params, jnp.concatenate([x, x]), jnp.concatenate([t_b, t_b]), jnp.concatenate([cond, null])
+    )
+    return (x0[:batch], eps[:batch]), (x0[batch:], eps[batch:]), t_b
+
+
+def _per_example(op, a):
+    return op(a, axis=tuple(range(1, a.ndim)), keepdims=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class ClassifierFreeGuidance(_Wrapper):
     """Ho & Salimans (2022): eps = eps_u + w (eps_c - eps_u) (same for x0), inside `interval` of t.
 
     The conditional and unconditional passes run as one batched network call; `null_cond` is
-    the conditioning that means 'none' (e.g. the label index reserved for dropping).
+    the conditioning that means 'none' (e.g. the label index reserved for dropping). `rescale`
+    = phi (Lin et al. 2024, sec. 3.4): x0 <- phi x0 std(x0_c)/std(x0) + (1 - phi) x0, stds per
+    example, on x0_hat (diffusers' `guidance_rescale` does the same to the network's output),
+    eps_hat recomputed; the paper suggests phi = 0.7.
     """
 
     scale: float
     null_cond: Any
     interval: tuple[float, float] = (0.0, 1.0)
+    rescale: float = 0.0
 
     def __post_init__(self):
         lo, hi = self.interval
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"interval must satisfy 0 <= lo <= hi <= 1; got {self.interval!r}.")
+        if not 0.0 <= self.rescale <= 1.0:
+            raise ValueError(f"rescale must lie in [0, 1]; got {self.rescale!r}.")
 
     def __call__(self, params, x, t, cond):
-        batch = x.shape[0]
-        t_b = jnp.broadcast_to(jnp.asarray(t, x.dtype), (batch,))
-        null = jnp.broadcast_to(
-            jnp.asarray(self.null_cond, jnp.asarray(cond).dtype), jnp.shape(cond)
-        )
-        x0, eps = self.denoiser(
-            params,
-            jnp.concatenate([x, x]),
-            jnp.concatenate([t_b, t_b]),
-            jnp.concatenate([cond, null]),
+        (x0_c, eps_c), (x0_u, eps_u), t_b = _conditional_and_unconditional(
+            self.denoiser, self.null_cond, params, x, t, cond
         )
         inside = (t_b >= self.interval[0]) & (t_b <= self.interval[1])
         w = broadcast_to_data(jnp.where(inside, self.scale, 1.0), x)
-        guide = lambda a: a[batch:] + w * (a[:batch] - a[batch:])
-        return guide(x0), guide(eps)
+        x0, eps = x0_u + w * (x0_c - x0_u), eps_u + w * (eps_c - eps_u)
+        if self.rescale == 0.0:
+            return x0, eps
+        ratio = _per_example(jnp.std, x0_c) / (_per_example(jnp.std, x0) + 1e-12)
+        x0 = self.rescale * ratio * x0 + (1.0 - self.rescale) * x0
+        return x0, _eps_from_x0(self.schedule, x, t, x0)
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveProjectedGuidance(_Wrapper):
+    """APG (Sadat et al. 2025, eq. 9-12, without momentum): with D = x0_c - x0_u, optionally
+    rescaled to norm <= `norm_threshold` per example, split into D_par along x0_c and D_perp,
+    x0 = x0_c + (w - 1) (D_perp + eta D_par); eps_hat recomputed. eta = 1 and no threshold is
+    classifier-free guidance on x0_hat; the paper's default eta = 0 drops the parallel part that
+    oversaturates.
+    """
+
+    scale: float
+    null_cond: Any
+    eta: float = 0.0
+    norm_threshold: float = float("inf")
+
+    def __post_init__(self):
+        if not self.eta >= 0.0:
+            raise ValueError(f"eta must be >= 0; got {self.eta!r}.")
+        if not self.norm_threshold > 0.0:
+            raise ValueError(f"norm_threshold must be > 0; got {self.norm_threshold!r}.")
+
+    def __call__(self, params, x, t, cond):
+        (x0_c, _), (x0_u, _), _ = _conditional_and_unconditional(
+            self.denoiser, self.null_cond, params, x, t, cond
+        )
+        diff = x0_c - x0_u
+        norm = jnp.sqrt(_per_example(jnp.sum, diff**2))
+        diff = diff * jnp.minimum(1.0, self.norm_threshold / (norm + 1e-12))
+        unit = x0_c / (jnp.sqrt(_per_example(jnp.sum, x0_c**2)) + 1e-12)
+        parallel = _per_example(jnp.sum, diff * unit) * unit
+        x0 = x0_c + (self.scale - 1.0) * (diff - parallel + self.eta * parallel)
+        return x0, _eps_from_x0(self.schedule, x, t, x0)
 
 
 @dataclasses.dataclass(frozen=True)
