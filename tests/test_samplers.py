@@ -381,7 +381,7 @@ def test_cfg_rescale_and_apg_against_their_definitions():
     net = lambda params, x, noise, cond: x * 0 + fields[cond]
     den = Denoiser(net, sched, X0Prediction())
     x, t, cond, w = jnp.ones((2, 6), jnp.float64), 0.5, jnp.array([1, 2]), 3.0
-    x0_c, x0_u = fields[cond], fields[jnp.zeros(2, int)]
+    x0_c = fields[cond]
     rec = sched(t)
     cfg = SA.ClassifierFreeGuidance(den, scale=w, null_cond=0)(None, x, t, cond)[0]
     full = SA.ClassifierFreeGuidance(den, scale=w, null_cond=0, rescale=1.0)
