@@ -30,7 +30,11 @@ DIFFUSIONS = {
 }
 FLOWS = {name: resolve.path(name) for name in resolve.PATHS}
 PROCESSES = [*DIFFUSIONS, *(f"flow:{name}" for name in FLOWS)]
-SAMPLERS = [resolve.sampler(name) for name in resolve.SAMPLERS]
+# a plain denoiser has no score head of its own: the [SF]2M SDE then needs its g
+SAMPLERS = [
+    resolve.sampler("sf2m_sde(diffusion=1.0)" if name == "sf2m_sde" else name)
+    for name in resolve.SAMPLERS
+]
 
 
 def build(parameterisation: str, process: str):

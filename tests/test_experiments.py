@@ -65,6 +65,12 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
     # at w = 1 every method is the conditional model (APG: x0_c exactly)
     for method in table:
         np.testing.assert_allclose(table[method]["1"]["fd"], r["fd"], rtol=1e-3)
+    from experiments import guidance_report
+
+    guidance_report.main(["--workdir", str(tmp_path), "--out", str(tmp_path / "g.md")])
+    text = (tmp_path / "g.md").read_text()
+    assert text.count("| cfg | ") == 3 and text.count("| apg(eta=0.0) | ") == 3
+    assert f"| cfg | 3 | {r['fd_w3']:.2f} |" in text and (tmp_path / "g.png").exists()
 
 
 def test_a_wrong_guidance_method_fails_before_training(tmp_path):
