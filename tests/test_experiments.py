@@ -49,12 +49,12 @@ def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
 
 
 def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
-    """Classifier-free guidance at w = 0, 1, 3 from the run's own noise and labels: w = 1 is the
-    conditional model itself, so it reproduces the run's FD and class accuracy."""
-    config = configured(ddpm_digits, "tiny,cfg", **{"eval.guidance_sweep": (0.0, 1.0, 3.0)})
+    """Guidance at w = 1, 3 from the run's own noise and labels: w = 1 is the conditional model
+    itself, so every method reproduces the run's FD and class accuracy there."""
+    config = configured(ddpm_digits, "tiny,cfg", **{"eval.guidance_sweep": (1.0, 3.0)})
     r = train_and_evaluate(config, str(tmp_path))
     assert 0.0 <= r["class_accuracy"] <= 1.0 and 1.0 <= r["inception_score"] <= 10.0
-    for w in ("0", "1", "3"):
+    for w in ("1", "3"):
         assert np.isfinite(r[f"fd_w{w}"]) and 0.0 <= r[f"class_accuracy_w{w}"] <= 1.0
         assert 1.0 <= r[f"inception_score_w{w}"] <= 10.0
     np.testing.assert_allclose(r["fd_w1"], r["fd"], rtol=1e-3)
@@ -69,7 +69,7 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
 
     guidance_report.main(["--workdir", str(tmp_path), "--out", str(tmp_path / "g.md")])
     text = (tmp_path / "g.md").read_text()
-    assert text.count("| cfg | ") == 3 and text.count("| apg(eta=0.0) | ") == 3
+    assert text.count("| cfg | ") == 2 and text.count("| apg(eta=0.0) | ") == 2
     assert f"| cfg | 3 | {r['fd_w3']:.2f} |" in text and (tmp_path / "g.png").exists()
 
 
