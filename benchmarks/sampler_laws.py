@@ -164,10 +164,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="one problem, a few cells")
     parser.add_argument("--out", default="docs/sampler_laws.md", help="markdown (+ .json)")
+    parser.add_argument("--problems", nargs="+", default=list(MIXTURES), choices=MIXTURES)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     n = 200 if args.tiny else 2000
-    problems = MIXTURES[:1] if args.tiny else MIXTURES
+    problems = MIXTURES[:1] if args.tiny else args.problems
     rows, floors = [], {}
     for name in problems:
         floors[name] = floor(mixture(name), jax.random.PRNGKey(99), n)
@@ -178,10 +179,16 @@ def main(argv=None):
             rows += ddim_rows(name, DDIM_STEPS, list(DDIM_METHODS), n)
             rows += edm_rows(name, EDM_NFES, EDM_RHOS, CHURNS, CHURN_STEPS, n)
         print(f"{name}: {len(rows)} rows, {time.perf_counter() - start:.0f} s", flush=True)
+        write(args, rows, floors, n, start)  # after every problem: a stopped run keeps its tables
+
+
+def write(args, rows, floors, n: int, start: float) -> None:
     for r in rows:
         r["n"] = n
     rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True)
     command = "python -m benchmarks.sampler_laws" + (" --tiny" if args.tiny else "")
+    if not args.tiny and args.problems != list(MIXTURES):
+        command += " --problems " + " ".join(args.problems)
     text = report(rows, floors, command, rev.stdout.strip(), time.perf_counter() - start)
     out = pathlib.Path(args.out)
     out.write_text(text)
