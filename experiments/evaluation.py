@@ -63,19 +63,27 @@ def npe(ev: Evaluation) -> dict:
     return {"npe": metrics.normalised_path_energy(energy, w2_src_tgt)}
 
 
+def _digit_scores(params, images: np.ndarray, test: np.ndarray, labels=None) -> dict:
+    """FD to the held-out digits, the Inception-Score analogue and, given the labels asked for,
+    the fraction of images classified as them (the digits classifier's predictions)."""
+    scores = {
+        "fd": metrics.digits_frechet_distance(params, images, test),
+        "inception_score": metrics.digits_inception_score(params, images),
+    }
+    if labels is not None:
+        predicted = metrics.digits_predictions(params, images)
+        scores["class_accuracy"] = float(np.mean(predicted == np.asarray(labels)))
+    return scores
+
+
 def fd(ev: Evaluation) -> dict:
     """Samples vs held-out digits; the floor is as many training digits vs held-out."""
     params, accuracy = metrics.digits_classifier()
     train = ev.data.train_images
     n = min(len(ev.samples), len(train))
     train_images = np.stack([train[i]["image"] for i in range(n)])
-    predicted = metrics.digits_predictions(params, ev.samples)
-    counts = np.bincount(predicted, minlength=10)
-    extra = {"inception_score": metrics.digits_inception_score(params, ev.samples)}
-    if ev.cond is not None:  # conditional: the fraction classified as the label asked for
-        extra["class_accuracy"] = float(np.mean(predicted == np.asarray(ev.cond)))
-    return extra | {
-        "fd": metrics.digits_frechet_distance(params, ev.samples, ev.data.test),
+    counts = np.bincount(metrics.digits_predictions(params, ev.samples), minlength=10)
+    return _digit_scores(params, ev.samples, ev.data.test, ev.cond) | {
         "fd_train_vs_heldout": metrics.digits_frechet_distance(params, train_images, ev.data.test),
         "classifier_heldout_accuracy": accuracy,
         "sample_class_fractions": (counts / counts.sum()).round(4).tolist(),
@@ -315,11 +323,7 @@ def _guided_scores(ev: Evaluation, params, method: str, w: float) -> dict:
     comps = dataclasses.replace(ev.components, sampling_denoiser=den)
     images = draw(config, comps, ev.params, len(labels), ev.key, ev.x_init, labels)[0]
     images = metrics.finite(f"samples of {method} at guidance scale {w}", images)
-    return {
-        "fd": metrics.digits_frechet_distance(params, images, ev.data.test),
-        "class_accuracy": float(np.mean(metrics.digits_predictions(params, images) == labels)),
-        "inception_score": metrics.digits_inception_score(params, images),
-    }
+    return _digit_scores(params, images, ev.data.test, labels)
 
 
 METRICS = {

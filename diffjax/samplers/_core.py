@@ -71,17 +71,14 @@ def sample(
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond):
     num_steps = grid.shape[0] - 1
+    own_score = hasattr(denoiser, "score_of")  # a ScoreFlow pair ([SF]2M)
     ctx = StepContext(
         denoise=lambda x, t: denoiser(params, x, t, cond),
         schedule=denoiser.schedule,
         num_steps=num_steps,
         key=key,
-        score=(
-            (lambda x, t: denoiser.score_of(params, x, t, cond))
-            if hasattr(denoiser, "score_of")
-            else None
-        ),
-        bridge_sigma=getattr(denoiser, "sigma", None) if hasattr(denoiser, "score_of") else None,
+        score=(lambda x, t: denoiser.score_of(params, x, t, cond)) if own_score else None,
+        bridge_sigma=denoiser.sigma if own_score else None,
     )
 
     def body(state, inputs):
