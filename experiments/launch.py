@@ -1,5 +1,6 @@
 """The command line shared by every experiment: --config (ml_collections, locked), --config.key=value
-overrides, --workdir, --fresh (start the workdir afresh), --verbose (library INFO logs); prints a
+overrides, --workdir, --fresh (start the workdir afresh), --verbose (library INFO logs), --trained RUN
+(score a finished run with other sample.* / eval.* settings, no training); prints a
 short summary of the results and where they are.
 
 `--help` lists every config key with its default and the comment its config file gives it; an
@@ -64,6 +65,7 @@ def help_text(path: str) -> str:
         "--workdir DIR   where results go",
         "--fresh         delete DIR's contents first",
         "--verbose       show the libraries' INFO logs",
+        "--trained RUN   evaluate the finished run RUN (only sample.* / eval.* may differ)",
     ]
     return "\n".join(lines)
 
@@ -106,7 +108,12 @@ def config_path(argv: list[str], default: str) -> str:
     return default
 
 
-def launch(train_and_evaluate: Callable, default_config: str, default_workdir: str) -> None:
+def launch(
+    train_and_evaluate: Callable,
+    default_config: str,
+    default_workdir: str,
+    evaluate_trained: Callable | None = None,
+) -> None:
     from absl import app, flags
     from ml_collections import config_flags
 
@@ -120,11 +127,20 @@ def launch(train_and_evaluate: Callable, default_config: str, default_workdir: s
     flags.DEFINE_string("workdir", default_workdir, "where results are written")
     flags.DEFINE_bool("fresh", False, "delete the workdir's contents before the run")
     flags.DEFINE_bool("verbose", False, "show the libraries' INFO logs")
+    if evaluate_trained is not None:
+        flags.DEFINE_string(
+            "trained", None, "evaluate the finished run in this directory instead of training"
+        )
 
     def main(argv):
         del argv
         quiet_libraries(FLAGS.verbose)
-        results = train_and_evaluate(FLAGS.config, FLAGS.workdir, fresh=FLAGS.fresh)
+        if evaluate_trained is not None and FLAGS.trained:
+            results = evaluate_trained(
+                FLAGS.config, FLAGS.workdir, FLAGS.trained, fresh=FLAGS.fresh
+            )
+        else:
+            results = train_and_evaluate(FLAGS.config, FLAGS.workdir, fresh=FLAGS.fresh)
         print(summary(results, FLAGS.workdir))
         with open(f"{FLAGS.workdir}/results.json") as f:
             json.load(f)  # the file the summary points to exists and parses

@@ -9,6 +9,8 @@ versions, device, wall time), metrics.jsonl, tensorboard/, samples.png / samples
 
     python -m experiments.run --config configs/flow2d.py --workdir runs/flow2d
     python -m experiments.run --config configs/ddpm_digits.py:quick --workdir runs/ddpm_quick
+    python -m experiments.run --config configs/ddpm_digits.py:quick --config.sample.clip_x0=1 \
+        --trained runs/ddpm_quick --workdir runs/ddpm_quick/evals/clipped   # no training
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from experiments import components as C
 from experiments import datasets, provenance
 from experiments import evaluation as E
 from experiments import validate as check
-from experiments.workdir import guarded
+from experiments.workdir import WorkdirError, check_trained, guarded, open_workdir
 
 
 def total_steps(config, data_size: int | None = None) -> int:
@@ -249,8 +251,8 @@ def build(config):
     return C.build(config, total_steps(config) if config.optim.lr_schedule != "constant" else None)
 
 
-def _run(config, workdir: str) -> dict:
-    wall = time.perf_counter()
+def _prepare(config):
+    """(data, components, key, freshly initialised params) of a run."""
     data = datasets.load(config)
     if data.images and config.data.num_test < len(data.test):
         data = datasets.truncate_test(data, config.data.num_test)
@@ -262,6 +264,19 @@ def _run(config, workdir: str) -> dict:
     key = jax.random.PRNGKey(config.seed)
     cond = jnp.zeros((1,), jnp.int32) if config.data.conditional else None
     params = comps.denoiser.init(key, jnp.zeros((1, *data.shape), jnp.float32), cond)
+    return data, comps, key, params
+
+
+def _write_results(config, workdir, results: dict, wall: float) -> dict:
+    results = {**results, "provenance": provenance.record(config, time.perf_counter() - wall)}
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return results
+
+
+def _run(config, workdir: str) -> dict:
+    wall = time.perf_counter()
+    data, comps, key, params = _prepare(config)
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
     params, train_time = _train_all(config, workdir, comps, data, params, key)
     scores = _evaluate(config, workdir, comps, data, params)
@@ -276,11 +291,57 @@ def _run(config, workdir: str) -> dict:
         "steps": total_steps(config, data.num_train),
         "num_params": num_params,
         "train_seconds": train_time,
-        "provenance": provenance.record(config, time.perf_counter() - wall),
     }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    return results
+    return _write_results(config, workdir, results, wall)
+
+
+def _restore_trained(config, trained: str, comps, params, key):
+    """The evaluated parameters (EMA, or the last) of the finished run in `trained`, from its last
+    checkpoint (the last reflow round's); refuses a checkpoint short of the run's steps."""
+    last = os.path.join(trained, f"reflow{config.train.reflow}") if config.train.reflow else trained
+    target = init_train_state(params, comps.optimizer, jax.random.fold_in(key, 1))
+    ckpt = Checkpointer(os.path.join(last, "checkpoints"))
+    try:
+        state, _ = ckpt.restore(target)
+    finally:
+        ckpt.close()
+    total = total_steps(config)
+    if config.train.num_steps is not None and int(state.step) != total:
+        raise WorkdirError(
+            f"{last}: the last checkpoint is at step {int(state.step)}, not {total}."
+        )
+    return state.ema_params if config.optim.ema > 0 else state.params
+
+
+def _reevaluate(config, workdir: str, trained: str) -> dict:
+    wall = time.perf_counter()
+    base = check_trained(config, trained)
+    data, comps, key, params = _prepare(config)
+    params = _restore_trained(config, trained, comps, params, key)
+    scores = _evaluate(config, workdir, comps, data, params)
+    kept = ("final_loss", "steps", "num_params", "train_seconds")
+    results = {
+        "name": config.name,
+        "data": config.data.name,
+        "seed": config.seed,
+        **scores,
+        **{k: base[k] for k in kept if k in base},
+        "trained_in": os.path.abspath(trained),
+        "trained_revision": base.get("provenance", {}).get("git_revision"),
+    }
+    return _write_results(config, workdir, results, wall)
+
+
+def evaluate_trained(config, workdir: str, trained: str, *, fresh: bool = False) -> dict:
+    """Samples and scores the finished run in `trained` with this config's sample.* and eval.*
+    settings, written to `workdir` (its own lock and config record); every other key must equal
+    the trained run's (sample.* too when train.reflow > 0: reflow trains on its samples)."""
+    validate(config)
+    build(config)
+    if os.path.abspath(workdir) == os.path.abspath(trained):
+        raise WorkdirError(f"--workdir must differ from the trained run's directory {trained}.")
+    with open_workdir(config, workdir, fresh=fresh):
+        return _reevaluate(config, workdir, trained)
 
 
 train_and_evaluate = guarded(validate, build, _run)
@@ -289,4 +350,4 @@ train_and_evaluate = guarded(validate, build, _run)
 if __name__ == "__main__":
     from experiments.launch import launch
 
-    launch(train_and_evaluate, "configs/flow2d.py", "runs/flow2d")
+    launch(train_and_evaluate, "configs/flow2d.py", "runs/flow2d", evaluate_trained)

@@ -25,13 +25,28 @@ import shutil
 import sys
 import traceback
 
+from experiments.workdir import EVALUATION
+
 
 @dataclasses.dataclass(frozen=True)
 class Axis:
-    """One factor of a study: `values` maps each level's label to its config overrides."""
+    """One factor of a study: `values` maps each level's label to its config overrides.
+
+    An `eval_only` axis sets only sample.* / eval.* keys: its levels share one training (the run
+    with the axis's first level) and the others score that run's checkpoint (`--trained`)."""
 
     name: str
     values: dict  # label -> {dotted config key: value}
+    eval_only: bool = False
+
+    def __post_init__(self):
+        if self.eval_only:
+            bad = [k for o in self.values.values() for k in o if not k.startswith(EVALUATION)]
+            if bad:
+                raise ValueError(
+                    f"Axis {self.name!r} is eval_only: its levels may set only "
+                    f"{' / '.join(p + '*' for p in EVALUATION)} keys, not {sorted(set(bad))}."
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,9 +75,32 @@ class Job:
     cell: tuple  # one label per axis
     seed: int
     overrides: dict
+    train_cell: tuple | None = None  # the labels of the training axes (None: every axis)
+    eval_cell: tuple = ()  # the labels of the eval_only axes
+    trained: Job | None = None  # the training this job scores (an eval_only level), or None
 
     def directory(self, workdir: str) -> str:
-        return os.path.join(workdir, "jobs", *self.cell, f"seed{self.seed}")
+        """jobs/<training labels>/seed<s>, and a scored level of an eval_only axis below it in
+        evals/<its labels>."""
+        train_cell = self.cell if self.train_cell is None else self.train_cell
+        base = os.path.join(workdir, "jobs", *train_cell, f"seed{self.seed}")
+        if self.trained is None:
+            return base
+        return os.path.join(base, "evals", *self.eval_cell)
+
+
+def make_job(study: Study, cell: tuple, seed: int) -> Job:
+    """The job of a cell: a training run, or (off the first level of an eval_only axis) the
+    scoring of the training run of its cell with every eval_only axis at its first level."""
+    overrides = dict(study.overrides)
+    for axis, label in zip(study.axes, cell, strict=True):
+        overrides.update(axis.values[label])
+    pairs = list(zip(study.axes, cell, strict=True))
+    train_cell = tuple(c for a, c in pairs if not a.eval_only)
+    eval_cell = tuple(c for a, c in pairs if a.eval_only)
+    first = tuple(next(iter(a.values)) if a.eval_only else c for a, c in pairs)
+    trained = None if first == cell else make_job(study, first, seed)
+    return Job(cell, seed, overrides, train_cell, eval_cell, trained)
 
 
 def load_study(path: str) -> Study:
@@ -88,10 +126,7 @@ def jobs(study: Study, only: dict | None = None, seeds=None) -> list[Job]:
                 for a, label in zip(study.axes, cell, strict=False)
             ):
                 continue
-            overrides = dict(study.overrides)
-            for _, o in levels:
-                overrides.update(o)
-            out.append(Job(cell, seed, overrides))
+            out.append(make_job(study, cell, seed))
     return out
 
 
@@ -102,7 +137,8 @@ def job_config(study: Study, job: Job):
 
     config = config_flags.config_flags._ConfigFileParser("config").parse(study.config)
     with config.unlocked():
-        config.name = "/".join(job.cell)
+        train_cell = job.cell if job.train_cell is None else job.train_cell
+        config.name = "/".join(train_cell) or config.name
         config.seed = job.seed
         config.train.progress = sys.stdout.isatty()  # no bars in a study's log
     for key, value in job.overrides.items():
@@ -117,15 +153,22 @@ def job_config(study: Study, job: Job):
 
 
 def run_job(study: Study, job: Job, workdir: str) -> dict | None:
-    """Runs one job unless done; a failure is recorded in failed.json (no result is written)
-    and the study goes on."""
-    from experiments.run import train_and_evaluate
+    """Runs one job unless done (a scoring job first runs its training); a failure is recorded
+    in failed.json (no result is written) and the study goes on."""
+    from experiments.run import evaluate_trained, train_and_evaluate
 
     d = job.directory(workdir)
     if os.path.exists(os.path.join(d, "results.json")):
         return None
+    if job.trained is not None:
+        run_job(study, job.trained, workdir)
+        if not os.path.exists(os.path.join(job.trained.directory(workdir), "results.json")):
+            return None  # its training failed (recorded there)
     try:
-        result = train_and_evaluate(job_config(study, job), d)
+        if job.trained is None:
+            result = train_and_evaluate(job_config(study, job), d)
+        else:
+            result = evaluate_trained(job_config(study, job), d, job.trained.directory(workdir))
     except Exception as err:  # noqa: BLE001 -- the study records it and goes on
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "failed.json"), "w") as f:
@@ -144,11 +187,13 @@ def run_job(study: Study, job: Job, workdir: str) -> dict | None:
 
 
 def share_of(all_jobs: list[Job], share: str) -> list[Job]:
-    """'i/n': every n-th job from the i-th (0-based)."""
+    """'i/n': every n-th training from the i-th (0-based), each with the jobs that score it."""
     i, n = (int(x) for x in share.split("/"))
     if not 0 <= i < n:
         raise ValueError(f"--share={share!r}: need 0 <= i < n.")
-    return all_jobs[i::n]
+    trainings = list(dict.fromkeys((j.trained or j).cell + (j.seed,) for j in all_jobs))
+    mine = set(trainings[i::n])
+    return [j for j in all_jobs if (j.trained or j).cell + (j.seed,) in mine]
 
 
 def collect(study: Study, workdir: str) -> tuple[list[dict], list[dict]]:
@@ -189,7 +234,7 @@ def merge(study: Study, workdir: str, source: str) -> int:
     names = [a.name for a in study.axes]
     adopted = 0
     for row in rows:
-        job = Job(tuple(row["cell"][n] for n in names), row["seed"], {})
+        job = make_job(study, tuple(row["cell"][n] for n in names), row["seed"])
         dst = job.directory(workdir)
         if not os.path.exists(os.path.join(dst, "results.json")):
             os.makedirs(dst, exist_ok=True)

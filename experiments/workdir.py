@@ -20,6 +20,8 @@ LOCK = ".lock"
 RECORD = "config.json"
 # keys that change how a run looks, not what it computes: a resume may differ in them
 COSMETIC = frozenset({"train.progress"})
+# keys that only change how a trained model is sampled and scored (experiments.run --trained)
+EVALUATION = ("sample.", "eval.")
 
 
 class WorkdirError(RuntimeError):
@@ -88,6 +90,25 @@ def _check_record(workdir: str, current: dict) -> None:
     with open(path + ".tmp", "w") as f:
         json.dump(current, f, indent=2)
     os.replace(path + ".tmp", path)
+
+
+def check_trained(config, trained: str) -> dict:
+    """The results of the finished run in `trained`, after checking that `config` differs from the
+    run's recorded config only in EVALUATION keys (not sample.* when train.reflow > 0)."""
+    record, results = os.path.join(trained, RECORD), os.path.join(trained, "results.json")
+    if not os.path.exists(results):
+        raise WorkdirError(f"{trained} holds no finished run (no results.json): train it first.")
+    with open(record) as f:
+        recorded = json.load(f)
+    free = ("eval.",) if config.train.reflow else EVALUATION
+    diff = [d for d in differing_keys(recorded, config_dict(config)) if not d.startswith(free)]
+    if diff:
+        raise WorkdirError(
+            f"{trained} was trained by another config; only {' and '.join(free)}* keys may differ "
+            "when evaluating a trained run; differing keys:\n  " + "\n  ".join(diff)
+        )
+    with open(results) as f:
+        return json.load(f)
 
 
 @contextlib.contextmanager

@@ -225,3 +225,35 @@ def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
             for k in ref:
                 rtol = 1e-4 if k in ("pf_nll", "kl") else 1e-5
                 np.testing.assert_allclose(got[k], ref[k], rtol=rtol, err_msg=f"{name}.{k}")
+
+
+def test_a_trained_run_is_scored_again_with_other_sampling_without_training(tmp_path):
+    """--trained: the midpoint scores of the euler-sampled run's checkpoint equal those of a run
+    trained and sampled with midpoint from the start (same seed: same parameters, same noise)."""
+    from experiments.run import evaluate_trained
+    from experiments.workdir import WorkdirError
+
+    euler = configured(flow2d, "tiny", **{"sample.sampler": "euler"})
+    midpoint = configured(flow2d, "tiny", **{"sample.sampler": "midpoint"})
+    trained = train_and_evaluate(euler, str(tmp_path / "euler"))
+    direct = train_and_evaluate(midpoint, str(tmp_path / "midpoint"))
+    scored = evaluate_trained(midpoint, str(tmp_path / "scored"), str(tmp_path / "euler"))
+    assert scored["w2"] == direct["w2"] != trained["w2"]
+    assert scored["npe"] == direct["npe"]
+    assert scored["train_seconds"] == trained["train_seconds"]
+    assert scored["trained_in"] == str(tmp_path / "euler")
+    assert not (tmp_path / "scored" / "checkpoints").exists()
+    other = configured(
+        flow2d, "tiny", **{"sample.sampler": "midpoint", "optim.learning_rate": 0.01}
+    )
+    with pytest.raises(WorkdirError, match="optim.learning_rate"):
+        evaluate_trained(other, str(tmp_path / "other"), str(tmp_path / "euler"))
+    (tmp_path / "unfinished").mkdir()
+    with pytest.raises(WorkdirError, match="no finished run"):
+        evaluate_trained(midpoint, str(tmp_path / "x"), str(tmp_path / "unfinished"))
+    # a reflow round trains on the flow's own samples: its sampler is part of the training
+    reflow = {"process.path": "rf", "train.reflow": 1}
+    train_and_evaluate(configured(flow2d, "tiny", **reflow), str(tmp_path / "rf"))
+    rf_midpoint = configured(flow2d, "tiny", **reflow, **{"sample.sampler": "midpoint"})
+    with pytest.raises(WorkdirError, match="sample.sampler"):
+        evaluate_trained(rf_midpoint, str(tmp_path / "rf_midpoint"), str(tmp_path / "rf"))

@@ -188,3 +188,48 @@ def test_a_committed_table_row_reproduces_bit_for_bit(tmp_path):
         open(tmp_path / "jobs" / "fm" / "gaussian_to_8gaussians" / "seed42" / "results.json")
     )
     assert (got["w2"], got["npe"]) == (row["w2"], row["npe"]), tables.revision_of(row)
+
+
+EVAL_AXIS = textwrap.dedent(
+    """
+    from experiments.study import Axis, Study
+
+    def get_study():
+        return Study(
+            name="one training, three samplers",
+            config="configs/flow2d.py:tiny",
+            axes=(
+                Axis("method", {"icfm": {"process.path": "icfm"}}),
+                Axis("sampler", {"euler": {}, "midpoint": {"sample.sampler": "midpoint"},
+                                 "rk4": {"sample.sampler": "rk4", "sample.num_steps": 3}},
+                     eval_only=True),
+            ),
+            seeds=(0, 1),
+            metrics=("w2",),
+        )
+    """
+)
+
+
+def test_an_eval_only_axis_trains_once_and_scores_each_level(tmp_path):
+    path = tmp_path / "eval_study.py"
+    path.write_text(EVAL_AXIS)
+    study = S.load_study(str(path))
+    jobs = S.jobs(study)
+    workdir = tmp_path / "study"
+    assert S.main(["--study", str(path), "--workdir", str(workdir), "--share", "1/2"]) == 0
+    # the share holds seed 1's training and the levels that score it, nothing of seed 0
+    assert not (workdir / "jobs" / "icfm" / "seed0").exists()
+    assert S.main(["--study", str(path), "--workdir", str(workdir)]) == 0
+    rows, _ = S.collect(study, str(workdir))
+    assert len(rows) == len(jobs) == 6
+    for seed in (0, 1):
+        trained = workdir / "jobs" / "icfm" / f"seed{seed}"
+        assert sorted(os.listdir(trained / "evals")) == ["midpoint", "rk4"]
+        assert not (trained / "evals" / "rk4" / "checkpoints").exists()
+        mine = {r["cell"]["sampler"]: r for r in rows if r["seed"] == seed}
+        assert len({r["w2"] for r in mine.values()}) == 3  # three samplers, three scores
+        assert {r["train_seconds"] for r in mine.values()} == {mine["euler"]["train_seconds"]}
+        assert mine["rk4"]["trained_in"] == str(trained)
+    with pytest.raises(ValueError, match="eval_only.*optim.learning_rate"):
+        S.Axis("lr", {"a": {"optim.learning_rate": 0.1}}, eval_only=True)
