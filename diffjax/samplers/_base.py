@@ -37,11 +37,17 @@ class Sampler:
     Class attributes: `order` (global order of accuracy of a deterministic method, None where
     it depends on an option or does not apply), `nfe_per_step` and `paper` (the docs table).
     `stochastic` says whether the method draws noise (then `sample` needs a key).
+    `finite_start`: the step needs a finite log-SNR where it starts (it works in sigma~ =
+    sigma/alpha or keeps a history in log-SNR); from a grid time where alpha = 0 at the network's
+    time (sigma~ = inf: a flow's t = 1 with the schedule closed on [0, 1]) `sample` takes the
+    exact limit of every such method's first step, DDIM's x_1 = alpha_1 x0_hat + sigma_1
+    eps_hat, and runs the method from t_1.
     """
 
     order: ClassVar[int | None] = None
     nfe_per_step: ClassVar[str] = "1"
     paper: ClassVar[str] = ""
+    finite_start: ClassVar[bool] = False
 
     @property
     def stochastic(self) -> bool:

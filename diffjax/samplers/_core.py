@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from diffjax._checks import check_instance
 from diffjax.samplers._adaptive import Adaptive
-from diffjax.samplers._base import LoopState, Sampler, StepContext
+from diffjax.samplers._base import LoopState, Sampler, StepContext, exact_record
 from diffjax.samplers._grids import explicit_grid
 from diffjax.schedules import Schedule
 
@@ -65,11 +65,32 @@ def sample(
         return SampleOutput(samples, nfe, None)
     # deterministic samplers draw nothing: the loop's key only feeds unused noise slots
     key = jax.random.PRNGKey(0) if key is None else key
-    return _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond)
+    first = _starts_at_infinite_sigma(sampler, schedule, grid)
+    return _run(denoiser, sampler, return_trajectory, first, params, x_init, grid, key, cond)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond):
+def _starts_at_infinite_sigma(sampler: Sampler, schedule: Schedule, grid) -> bool:
+    """Does a method that needs a finite start (`Sampler.finite_start`) start where alpha = 0 at
+    the network's time (the schedule's clip: a flow's t = 1 on the closed [0, 1])? (Unknowable
+    for a traced grid: then no.)"""
+    if not sampler.finite_start:
+        return False
+    try:
+        return float(schedule(schedule.clip(grid[0])).alpha) == 0.0
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        return False
+
+
+def _exact_first_step(ctx: StepContext, x: Array, t: Array, t_next: Array) -> Array:
+    """The limit, as alpha(t) -> 0, of a step in sigma~ from t: x_next = alpha' x0_hat + sigma'
+    eps_hat (DDIM), one evaluation."""
+    x0, eps = ctx.denoise(x, t)
+    rec = exact_record(ctx.schedule, t_next)
+    return rec.alpha * x0 + rec.sigma * eps
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _run(denoiser, sampler, return_trajectory, infinite_start, params, x_init, grid, key, cond):
     num_steps = grid.shape[0] - 1
     own_score = hasattr(denoiser, "score_of")  # a ScoreFlow pair ([SF]2M)
     ctx = StepContext(
@@ -86,10 +107,16 @@ def _run(denoiser, sampler, return_trajectory, params, x_init, grid, key, cond):
         new = sampler.step(ctx, state, i, t, t_next, k)
         return new, (new.x if return_trajectory else None)
 
-    init = LoopState(x_init, sampler.init_memory(x_init), jnp.zeros((), jnp.int32))
-    steps = (jnp.arange(num_steps), grid[:-1], grid[1:], jax.random.split(key, num_steps))
+    keys = jax.random.split(key, num_steps)
+    x, nfe, head = x_init, 0, [x_init[None]]
+    if infinite_start:  # the method runs from grid[1], its history empty
+        x = _exact_first_step(ctx, x_init, grid[0], grid[1])
+        grid, keys, nfe, head = grid[1:], keys[1:], 1, head + [x[None]]
+        ctx = ctx._replace(num_steps=num_steps - 1)
+    init = LoopState(x, sampler.init_memory(x), jnp.asarray(nfe, jnp.int32))
+    steps = (jnp.arange(grid.shape[0] - 1), grid[:-1], grid[1:], keys)
     final, path = jax.lax.scan(body, init, steps)
-    trajectory = jnp.concatenate([x_init[None], path]) if return_trajectory else None
+    trajectory = jnp.concatenate([*head, path]) if return_trajectory else None
     return SampleOutput(final.x, final.nfe, trajectory)
 
 

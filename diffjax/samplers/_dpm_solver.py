@@ -41,6 +41,8 @@ class DPMSolver(Sampler):
     """Singlestep DPM-Solver-1/2/3 (Lu et al. 2022a, eq. 3.7; Alg. 1 r1 = 1/2; Alg. 2 r1 = 1/3,
     r2 = 2/3), noise prediction; `order` network evaluations per step."""
 
+    finite_start = True
+
     order: int = 2
 
     nfe_per_step = "order (1, 2 or 3)"
@@ -89,6 +91,8 @@ def _dpm_solver_step(ctx, state, t, t_next, order):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DPMSolverPP2S(Sampler):
     """DPM-Solver++(2S) (Lu et al. 2022b, Alg. 1) with r = 1/2: two evaluations per step."""
+
+    finite_start = True
 
     order = 2
     nfe_per_step = "2"

@@ -65,6 +65,8 @@ def _history_memory(x, order):
 class _SigmaMultistep(Sampler):
     """Adams-Bashforth in sigma~ of order 1-4, remembering the last order - 1 eps_hat."""
 
+    finite_start = True
+
     order: int = 4
 
     def __post_init__(self):

@@ -61,9 +61,13 @@ class Heun(Sampler):
 
     gamma_i = min(S_churn/N, sqrt 2 - 1) when S_tmin <= sigma~_i <= S_tmax; sigma^ = (1 + gamma)
     sigma~_i; y^ = y + sqrt(sigma^2 - sigma~_i^2) S_noise z; Euler to sigma~_{i+1}, then the
-    trapezoidal correction unless sigma~_{i+1} = 0 (the last step is Euler: NFE = 2N - 1).
-    Stochastic when s_churn > 0.
+    trapezoidal correction unless sigma~_{i+1} = 0 (the last step is Euler: NFE = 2N - 1) or
+    alpha(t_i) = 0 (a flow's t = 1: the trapezoid over an infinite interval of sigma~ is
+    undefined, and over the network's clipped [sigma~_{i+1}, 1e5] it is off by orders of
+    magnitude). Stochastic when s_churn > 0.
     """
+
+    finite_start = True
 
     s_churn: float = 0.0
     s_tmin: float = 0.0
@@ -96,7 +100,8 @@ class Heun(Sampler):
         sig_hat = sig * (1.0 + gamma)
         t_hat = jnp.where(gamma > 0, sched.t_from_logsnr(-2.0 * jnp.log(sig_hat)), t)
         t_hat = jnp.clip(t_hat, 0.0, 1.0).astype(t.dtype)
-        a_hat = exact_record(sched, t_hat).alpha
+        # without churn the network sees x_i itself (y = x_i / alpha at the clipped t_i)
+        a_hat = jnp.where(gamma > 0, exact_record(sched, t_hat).alpha, rec.alpha)
         y = state.x / rec.alpha
         y_hat = y
         if self.stochastic:  # sigma^2 - sigma~^2 rounds below 0 under jit where gamma = 0
@@ -109,6 +114,6 @@ class Heun(Sampler):
             d_next = ctx.denoise(rec_next.alpha * y_euler, t_next)[1]
             return y_hat + (sig_next - sig_hat) * 0.5 * (d + d_next)
 
-        last = sig_next == 0
+        last = (sig_next == 0) | (exact_record(sched, t).alpha == 0)
         y_next = jax.lax.cond(last, lambda _: y_euler, correct, None)
         return state._replace(x=rec_next.alpha * y_next, nfe=state.nfe + jnp.where(last, 1, 2))

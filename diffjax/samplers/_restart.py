@@ -61,6 +61,10 @@ class Restart(Sampler):
     def stochastic(self) -> bool:
         return True
 
+    @property
+    def finite_start(self) -> bool:
+        return self.base.finite_start
+
     def step(self, ctx, state, i, t, t_next, key):
         self._check_reachable(ctx.schedule)
         state = self.base.step(ctx, state, i, t, t_next, key)

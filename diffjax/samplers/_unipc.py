@@ -64,6 +64,8 @@ class UniPC(Sampler):
     num_steps - i, so UniPC-3 ends with orders 2, 1 (the corrector follows the predictor).
     """
 
+    finite_start = True
+
     order: int = 2
     lower_order_final: bool = False
 
