@@ -1,12 +1,15 @@
-"""DDPM on sklearn digits against the trivial models it must beat (issue 12, part 4).
+"""DDPM on sklearn digits against the trivial models it must beat (issue 12, part 4), and the
+samplers on the same trained models (issue 13: DDIM Table 1, the NFE table, PF bits/dim).
 
     python -m experiments.study --study experiments/studies/ddpm_digits.py --workdir runs/ddpm_study
     ... --share 0/2 and --share 1/2 (two processes)   ... --variant tiny (seconds)
     ... --summarise_only --baselines --docs docs/ddpm_digits.md (the committed table)
 
-configs/ddpm_digits.py (Ho et al.'s recipe at digits scale, ~50 min a run on this 2-core CPU) with
-ancestral sampling as is and with x0_hat clipped to [-1, 1] at every step (Ho et al.'s sampler),
-seeds 0 and 1. Baselines, scored the same way (experiments/digits_baselines.py): bits/dim of a
+configs/ddpm_digits.py (Ho et al.'s recipe at digits scale, ~30-40 min a run on this 2-core CPU),
+seeds 0 and 1, trained once each: the `sampler` axis is eval_only, so its levels score the trained
+checkpoint (ancestral as is, the run's own; x0_hat clipped to [-1, 1] at every step, Ho et al.'s
+sampler; DDIM's Table 1 grid of steps x eta; DPM-Solver++(2M), UniPC-3 and iPNDM at NFE 10/20/50;
+the probability-flow bits/dim). Baselines, scored the same way (experiments/digits_baselines.py): bits/dim of a
 per-pixel categorical and of a mixture of categoricals; Frechet distance of training digits with
 pixel noise of std 0.2, of a pixel-space Gaussian mixture, and of real training digits (the floor).
 """
@@ -53,13 +56,53 @@ classifier's features (each baseline draws 1000 too).
 """
 
 
+def _sampler_levels() -> dict:
+    fd_only = {"eval.metrics": ("fd",)}
+    levels = {
+        "ancestral 1000": {},
+        "ancestral 1000, clipped": {"sample.clip_x0": 1.0, **fd_only},
+    }
+    for steps in (10, 20, 50, 100):  # DDIM (Song et al. 2021) Table 1, on the trailing grid
+        for eta in (0.0, 0.2, 0.5, 1.0):
+            levels[f"ddim S={steps} eta={eta}"] = {
+                "sample.sampler": f"ddim(eta={eta})",
+                "sample.num_steps": steps,
+                **fd_only,
+            }
+        levels[f"ddim S={steps} sigma-hat"] = {
+            "sample.sampler": "ddpm(variance='beta')",
+            "sample.num_steps": steps,
+            **fd_only,
+        }
+    for nfe in (10, 20, 50):
+        for name, spec, grid in (
+            ("dpmpp_2m", "dpmpp_2m", "trailing"),  # diffusers' default pairing
+            ("unipc_3", "unipc(order=3, lower_order_final=True)", "trailing"),
+            ("ipndm (diffjax default)", "ipndm", "auto"),
+        ):
+            levels[f"{name} NFE={nfe}"] = {
+                "sample.sampler": spec,
+                "sample.grid": grid,
+                "sample.num_steps": nfe,
+                **fd_only,
+            }
+    # probability-flow bits/dim (dequantised, Hutchinson): the samples drawn cheaply, unscored
+    levels["probability flow"] = {
+        "eval.metrics": ("pf_nll",),
+        "sample.sampler": "ddim",
+        "sample.num_steps": 10,
+        "eval.num_samples": 16,
+    }
+    return levels
+
+
 def get_study() -> Study:
     return Study(
-        name="DDPM on digits against trivial baselines",
+        name="DDPM on digits against trivial baselines, and its samplers",
         config="configs/ddpm_digits.py",
-        axes=(Axis("sampler", {"ancestral": {}, "clipped": {"sample.clip_x0": 1.0}}),),
+        axes=(Axis("sampler", _sampler_levels(), eval_only=True),),
         seeds=(0, 1),
-        metrics=("fd", "bits_per_dim"),
+        metrics=("fd", "bits_per_dim", "pf_bits_per_dim"),
         baselines={
             "categorical bpd": (_key, _column(_bits, "bpd_categorical")),
             "mixture bpd": (_key, _column(_bits, "bpd_mixture")),
