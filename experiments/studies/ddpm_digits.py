@@ -96,6 +96,44 @@ def _sampler_levels() -> dict:
     return levels
 
 
+def _fd(records: dict, label: str) -> str:
+    from experiments.tables import mean_std
+
+    rec = records.get(label)
+    return mean_std(rec["values"]["fd"]) if rec else "-"
+
+
+def report(study, rows, records, directory, prefix) -> str:
+    """DDIM's Table 1 (steps x eta) and the NFE table as grids of the Frechet distance."""
+    by_label = {r["cell"]["sampler"]: r for r in records}
+    etas = ("eta=0.0", "eta=0.2", "eta=0.5", "eta=1.0", "sigma-hat")
+    lines = [
+        "## DDIM (Song et al. 2021) Table 1 on digits: Frechet distance (mean +- std over seeds)",
+        "",
+        "| steps | " + " | ".join(etas) + " |",
+        "|---|" + "---|" * len(etas),
+    ]
+    for steps in (10, 20, 50, 100):
+        cells = [_fd(by_label, f"ddim S={steps} {e}") for e in etas]
+        lines.append(f"| {steps} | " + " | ".join(cells) + " |")
+    ancestral = _fd(by_label, "ancestral 1000")
+    lines += [f"| 1000 | - | - | - | - | {ancestral} (the training run's own sampler) |", ""]
+    methods = ("ddim S={} eta=0.0", "dpmpp_2m NFE={}", "unipc_3 NFE={}")
+    methods += ("ipndm (diffjax default) NFE={}",)
+    lines += [
+        "## Frechet distance per NFE (one network evaluation a step; trailing grid, iPNDM on "
+        "its recommended grid)",
+        "",
+        "| NFE | DDIM | DPM-Solver++(2M) | UniPC-3 | iPNDM |",
+        "|---|---|---|---|---|",
+    ]
+    for nfe in (10, 20, 50):
+        lines.append(
+            f"| {nfe} | " + " | ".join(_fd(by_label, m.format(nfe)) for m in methods) + " |"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
 def get_study() -> Study:
     return Study(
         name="DDPM on digits against trivial baselines, and its samplers",
@@ -111,4 +149,5 @@ def get_study() -> Study:
             "FD pixel GMM": (_key, _column(_frechet, "fd_pixel_gmm")),
         },
         notes=NOTES,
+        report=report,
     )
