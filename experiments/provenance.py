@@ -36,6 +36,44 @@ def config_hash(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+# the packages whose numerics reach a result (a new release can move a float32 result by an ulp)
+NUMERIC_PACKAGES = (
+    "jax", "jaxlib", "numpy", "scipy", "flax", "optax", "diffrax", "ott-jax", "pot", "ml_dtypes",
+)
+
+
+def package_versions(names=NUMERIC_PACKAGES) -> dict:
+    """{name: installed version or None}."""
+    from importlib import metadata
+
+    def version(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {name: version(name) for name in names}
+
+
+def cpu_fingerprint() -> str:
+    """The CPU's model name and a hash of its instruction-set flags (XLA:CPU picks kernels by
+    them): two machines reporting one model name can differ in AVX-512 and so in float32
+    rounding."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return "unknown"
+    field = lambda key: next((l.split(":", 1)[1].strip() for l in lines if l.startswith(key)), "")
+    flags = " ".join(sorted(set(field("flags").split())))
+    return f"{field('model name')} / flags {hashlib.sha256(flags.encode()).hexdigest()[:12]}"
+
+
+def environment() -> dict:
+    """What a bit-for-bit result depends on besides the code: the CPU and the numeric packages."""
+    return {"cpu": cpu_fingerprint(), "packages": package_versions()}
+
+
 def record(config, wall_seconds: float) -> dict:
     import jax
 
@@ -47,6 +85,7 @@ def record(config, wall_seconds: float) -> dict:
         "config_hash": config_hash(config),
         "diffjax_version": diffjax.__version__,
         "jax_version": jax.__version__,
+        "packages": package_versions(),
         "device": f"{jax.device_count()} x {device.device_kind} ({device.platform})",
         "wall_seconds": wall_seconds,
     }

@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, ".")  # run from the repository root: python tests/data/make_reference_runs.py
 from configs import ddpm_digits, flow2d, gmm
-from experiments.provenance import git_revision
+from experiments.provenance import environment, git_revision
 from experiments.run import train_and_evaluate
 from tests.test_experiments import configured
 
@@ -24,6 +24,7 @@ json.dump(
         "revision": git_revision(),
         "command": "python tests/data/make_reference_runs.py",
         "runs": runs,
+        "environment": environment(),
     },
     open("tests/data/reference_runs.json", "w"),
     indent=2,
