@@ -5,10 +5,11 @@ import json
 import sys
 
 sys.path.insert(0, ".")  # run from the repository root: python tests/data/make_reference_runs.py
+import tests.conftest  # noqa: F401,E402  the suite's settings: float64 enabled, strict promotion, fresh cache
 from configs import ddpm_digits, flow2d, gmm
 from experiments.provenance import environment, git_revision
 from experiments.run import train_and_evaluate
-from tests.test_experiments import configured
+from tests.cases import configured
 
 keys = {
     "flow2d": ("w2", "npe", "final_loss"),
