@@ -255,12 +255,17 @@ def sampler(spec) -> SA.Sampler:
     return _build("sampler", SAMPLERS, spec, SA.Sampler)
 
 
-GUIDANCES = {"cfg": SA.ClassifierFreeGuidance, "apg": SA.AdaptiveProjectedGuidance}
+GUIDANCES = {
+    "cfg": SA.ClassifierFreeGuidance,
+    "apg": SA.AdaptiveProjectedGuidance,
+    "cfgpp": SA.CFGPlusPlus,
+}
 
 
 def guidance(spec, denoiser, scale: float, null_cond):
-    """A guidance wrapper of `denoiser` at `scale`: 'cfg' (options interval, rescale) or 'apg'
-    (eta, norm_threshold), e.g. 'cfg(rescale=0.7)'; null_cond is the 'no label' conditioning."""
+    """A guidance wrapper of `denoiser` at `scale`: 'cfg' (options interval, rescale), 'apg'
+    (eta, norm_threshold) or 'cfgpp' (scale = CFG++'s lambda in [0, 1], DDIM only), e.g.
+    'cfg(rescale=0.7)'; null_cond is the 'no label' conditioning."""
     name, options = parse_spec(spec)
     if name not in GUIDANCES:
         raise ValueError(f"guidance={name!r} is not one of {', '.join(map(repr, GUIDANCES))}")

@@ -356,10 +356,17 @@ def check_metrics(config, data=None) -> None:
             nfe_steps(sampler, nfe)
     if "guidance_sweep" in config.eval.metrics:
         from diffjax import resolve
+        from experiments.components import check_guided_sampler
         from experiments.launch import resolved
 
-        for method in config.eval.guidance_methods:  # options checked with no model attached
-            resolved("eval.guidance_methods", lambda m: resolve.guidance(m, None, 1.0, 0), method)
+        for method in config.eval.guidance_methods:  # checked with no model attached
+            for w in config.eval.guidance_sweep:
+                guided = resolved(
+                    "eval.guidance_methods",
+                    lambda m, w=w: resolve.guidance(m, None, float(w), 0),
+                    method,
+                )
+                check_guided_sampler(config, guided, "config.eval.guidance_methods")
     if data is None:
         return
     needs = {

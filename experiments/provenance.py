@@ -38,7 +38,16 @@ def config_hash(config) -> str:
 
 # the packages whose numerics reach a result (a new release can move a float32 result by an ulp)
 NUMERIC_PACKAGES = (
-    "jax", "jaxlib", "numpy", "scipy", "flax", "optax", "diffrax", "ott-jax", "pot", "ml_dtypes",
+    "jax",
+    "jaxlib",
+    "numpy",
+    "scipy",
+    "flax",
+    "optax",
+    "diffrax",
+    "ott-jax",
+    "pot",
+    "ml_dtypes",
 )
 
 

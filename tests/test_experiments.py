@@ -73,13 +73,43 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
     assert f"| cfg | 3 | {r['fd_w3']:.2f} |" in text and (tmp_path / "g.png").exists()
 
 
-def test_a_wrong_guidance_method_fails_before_training(tmp_path):
-    config = configured(ddpm_digits, "tiny,cfg", **{"eval.guidance_methods": ("cfg(phi=0.7)",)})
-    with pytest.raises(
-        TypeError, match=r"config.eval.guidance_methods: guidance 'cfg' got unknown"
-    ):
+@pytest.mark.parametrize(
+    "overrides,error,message",
+    [
+        (
+            {"eval.guidance_methods": ("cfg(phi=0.7)",)},
+            TypeError,
+            r"config.eval.guidance_methods: guidance 'cfg' got unknown",
+        ),
+        (  # CFG++'s lambda lies in [0, 1]: the sweep's w = 3 is refused before training
+            {
+                "eval.guidance_methods": ("cfgpp",),
+                "eval.guidance_sweep": (0.5, 3.0),
+                "sample.sampler": "ddim",
+            },
+            ValueError,
+            r"config.eval.guidance_methods: guidance 'cfgpp': .*lambda.* 3.0",
+        ),
+        (  # CFG++ renoises with eps_u: only DDIM steps from that pair
+            {"eval.guidance_methods": ("cfgpp",), "eval.guidance_sweep": (0.5,)},
+            ValueError,
+            r"config.eval.guidance_methods: CFGPlusPlus .* needs config.sample.sampler='ddim'",
+        ),
+        (
+            {"sample.guidance": "cfgpp", "sample.guidance_scale": 0.5},
+            ValueError,
+            r"config.sample.guidance: CFGPlusPlus .* needs config.sample.sampler='ddim'",
+        ),
+    ],
+    ids=["unknown-option", "cfgpp-scale", "cfgpp-sweep-sampler", "cfgpp-sampler"],
+)
+def test_a_wrong_guidance_method_fails_before_training(tmp_path, overrides, error, message):
+    overrides = {"sample.sampler": "ipndm", **overrides}
+    config = configured(ddpm_digits, "tiny,cfg", **overrides)
+    with pytest.raises(error, match=message):
         train_and_evaluate(config, str(tmp_path))
     assert not os.path.exists(tmp_path / "results.json")
+    assert not os.path.exists(tmp_path / "checkpoints")
 
 
 def test_a_mixture_run_scores_against_the_exact_references(tmp_path):

@@ -398,6 +398,57 @@ def test_cfg_rescale_and_apg_against_their_definitions():
     np.testing.assert_allclose(jnp.linalg.norm(capped - x0_c, axis=1), (w - 1) * 0.5, rtol=1e-10)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _ClassConditionalMixture:
+    """The exact class-conditional denoiser of GMM2: label k in {0, 1} is component k's exact
+    denoiser, label 2 ('none') the whole mixture's."""
+
+    schedule: S.Schedule = VP
+
+    def __call__(self, params, x, t, cond):
+        one = lambda k: analytic.GaussianMixture(
+            jnp.ones(1), GMM2.means[k : k + 1], GMM2.covs[k : k + 1]
+        )
+        parts = [one(0), one(1), GMM2]
+        t_b = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
+        outs = [analytic.exact_denoiser(g, self.schedule)(None, x, t_b) for g in parts]
+        pick = lambda i: jnp.select([cond[:, None] == k for k in (0, 1, 2)], [o[i] for o in outs])
+        return pick(0), pick(1)
+
+
+def test_cfg_plus_plus_is_ddim_renoised_with_the_unconditional_eps():
+    """CFG++ (Chung et al. 2025, Alg. 1) on the exact class-conditional mixture: the wrapper
+    returns (x0_u + lam (x0_c - x0_u), eps_u); DDIM through it equals the algorithm written out
+    step by step (x_s = alpha_s x0_lam + sigma_s eps_u); lam = 0 is unconditional DDIM; and any
+    sampler but DDIM is refused."""
+    den = _ClassConditionalMixture()
+    x = jax.random.normal(jax.random.PRNGKey(7), (6, 2), jnp.float64)
+    labels, t, lam = jnp.array([0, 1, 0, 1, 1, 0]), 0.6, 0.4
+    x0, eps = SA.CFGPlusPlus(den, scale=lam, null_cond=2)(None, x, t, labels)
+    (x0_c, _), (x0_u, eps_u) = den(None, x, t, labels), den(None, x, t, jnp.full(6, 2))
+    np.testing.assert_allclose(x0, x0_u + lam * (x0_c - x0_u), rtol=1e-12)
+    np.testing.assert_allclose(eps, eps_u, rtol=1e-12)
+    rec = VP(t)
+    assert np.abs(rec.alpha * x0 + rec.sigma * eps - x).max() > 1e-2  # not a consistent pair
+
+    grid = time_grid(VP, 12)
+    guided = SA.CFGPlusPlus(den, scale=lam, null_cond=2)
+    got = sample(guided, x, grid, SA.DDIM(), cond=labels).samples
+    y = x
+    for t, s in zip(np.asarray(grid[:-1]), np.asarray(grid[1:]), strict=True):
+        (x0_c, _), (x0_u, eps_u) = den(None, y, t, labels), den(None, y, t, jnp.full(6, 2))
+        rec_s = VP(jnp.asarray(s, jnp.float64))
+        y = rec_s.alpha * (x0_u + lam * (x0_c - x0_u)) + rec_s.sigma * eps_u
+    np.testing.assert_allclose(got, y, rtol=1e-10, atol=1e-12)
+    zero = sample(SA.CFGPlusPlus(den, scale=0.0, null_cond=2), x, grid, SA.DDIM(), cond=labels)
+    unconditional = sample(den, x, grid, SA.DDIM(), cond=jnp.full(6, 2)).samples
+    np.testing.assert_allclose(zero.samples, unconditional, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="IPNDM: .*CFG\\+\\+.*DDIM"):
+        sample(guided, x, grid, SA.IPNDM(), cond=labels)
+    with pytest.raises(ValueError, match="lambda"):
+        SA.CFGPlusPlus(den, scale=2.0, null_cond=2)
+
+
 def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
     """grad log p(y | x_t) added to the mixture score is the score of component y (scale 1)."""
 

@@ -31,10 +31,12 @@ from diffjax.samplers._grids import (
 )
 from diffjax.samplers._guidance import (
     AdaptiveProjectedGuidance,
+    CFGPlusPlus,
     ClassifierFreeGuidance,
     ClassifierGuidance,
     ClipX0,
     DynamicThresholding,
+    pair_consistent,
 )
 from diffjax.samplers._likelihood import (
     Divergence,
@@ -65,12 +67,14 @@ __all__ = [
     "Adaptive",
     "AdaptiveProjectedGuidance",
     "AdaptiveSolver",
+    "CFGPlusPlus",
     "ClassifierFreeGuidance",
     "ClassifierGuidance",
     "ClipX0",
     "Divergence",
     "DynamicThresholding",
     "ExactDivergence",
+    "pair_consistent",
     "Hutchinson",
     "Probe",
     "bits_per_dim_dequantized",

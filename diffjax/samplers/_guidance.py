@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -85,6 +85,42 @@ class ClassifierFreeGuidance(_Wrapper):
         ratio = _per_example(jnp.std, x0_c) / (_per_example(jnp.std, x0) + 1e-12)
         x0 = self.rescale * ratio * x0 + (1.0 - self.rescale) * x0
         return x0, _eps_from_x0(self.schedule, x, t, x0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CFGPlusPlus(_Wrapper):
+    """CFG++ (Chung et al. 2025, Alg. 1): x0 = x0_u + lam (x0_c - x0_u), lam in [0, 1], paired
+    with the unconditional eps_u, so that DDIM renoises with eps_u:
+    x_s = alpha_s x0_lam + sigma_s eps_u (and Euler in sigma~ steps along eps_u: ComfyUI's
+    `euler_cfg_pp`). The pair is not x = alpha x0 + sigma eps: the guidance lives in the
+    renoising, so `sample` takes it only with `DDIM` (any eta), the sampler it was derived for.
+    lam = 0 is unconditional sampling; the paper maps CFG's w ~ 1 + 12.5 lam in text-to-image.
+    """
+
+    scale: float
+    null_cond: Any
+
+    pair_consistent: ClassVar[bool] = False  # x0 and eps do not reconstruct x
+
+    def __post_init__(self):
+        if not 0.0 <= self.scale <= 1.0:
+            raise ValueError(f"CFG++ scale (lambda) must lie in [0, 1]; got {self.scale!r}.")
+
+    def __call__(self, params, x, t, cond):
+        (x0_c, _), (x0_u, eps_u), _ = _conditional_and_unconditional(
+            self.denoiser, self.null_cond, params, x, t, cond
+        )
+        return x0_u + self.scale * (x0_c - x0_u), eps_u
+
+
+def pair_consistent(denoiser) -> bool:
+    """False where `denoiser` or a denoiser it wraps returns an (x0, eps) pair that does not
+    reconstruct x (CFG++), which only samplers stepping from the pair itself (DDIM) may use."""
+    while denoiser is not None:
+        if not getattr(denoiser, "pair_consistent", True):
+            return False
+        denoiser = getattr(denoiser, "denoiser", None)
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
