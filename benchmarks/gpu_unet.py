@@ -1,4 +1,6 @@
-"""Benchmark 6: the DDPM CIFAR-10 UNet (Ho et al. 2020, 35.7M parameters) on one accelerator.
+"""Benchmark 6: DDPM UNets (Ho et al. 2020) against diffusers' UNet2DModel of the same
+configuration: the CIFAR-10 UNet (35.7M parameters) on one accelerator, and the digits UNet
+(`configs/ddpm_digits.py`, 0.70M, 8x8x1) on any device, this CPU included (`--model digits`).
 
 Training: images/s of one full train step (L_simple, uniform timesteps, dropout 0.1, Adam with
 clipping 1, EMA), and model-FLOPs utilisation = XLA's FLOP count of the diffjax step / time / the
@@ -13,6 +15,12 @@ bfloat16, in eager mode and with torch.compile; DDIMScheduler loop for sampling.
     python -m benchmarks.gpu_unet --out docs/gpu_unet.md                  # diffjax only
     .venv-peers/bin/python -m benchmarks.gpu_unet --peers --out docs/gpu_unet.md
     python -m benchmarks.gpu_unet --quick                                 # tiny UNet, CPU smoke test
+    .venv-peers/bin/python -m benchmarks.gpu_unet --model digits --peers --dtypes float32 \
+        --out docs/cpu_unet.md                                            # issue 12, part 5
+
+On a CPU the MFU column is against the float32 throughput this run measures for a large matmul
+(`measured_peak_tflops`: the best XLA:CPU reaches here), so it says how far each step sits above
+its FLOP floor (XLA's count / that throughput).
 """
 
 from __future__ import annotations
@@ -35,7 +43,38 @@ from diffjax.training import init_train_state, make_optimizer, make_train_step
 
 # dense (no sparsity) peak TFLOP/s per device kind: (TF32 tensor cores, bfloat16), vendor sheets
 PEAK_TFLOPS = {"H200": (494.7, 989.4), "H100": (494.7, 989.4), "A100": (156.0, 312.0)}
-QUICK_UNET = dict(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(16,), groups=8)
+# name: (image shape, diffjax UNet options (None: ddpm_cifar10), diffusers UNet2DModel blocks)
+_SMALL_TORCH = dict(
+    channels=(32, 64),
+    layers=1,
+    groups=8,
+    down=("DownBlock2D", "AttnDownBlock2D"),
+    up=("AttnUpBlock2D", "UpBlock2D"),
+)
+MODELS = {
+    "cifar10": (
+        (32, 32, 3),
+        None,
+        dict(
+            channels=(128, 256, 256, 256),
+            layers=2,
+            groups=32,
+            down=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
+            up=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        ),
+    ),
+    # configs/common.py's UNet (ch 32, mults 1-2, attention at 4 x 4) on 8x8 digits
+    "digits": (
+        (8, 8, 1),
+        dict(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,), groups=8),
+        _SMALL_TORCH,
+    ),
+    "quick": (
+        (32, 32, 3),
+        dict(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(16,), groups=8),
+        _SMALL_TORCH,
+    ),
+}
 
 
 def peak_tflops(dtype: str) -> float | None:
@@ -43,7 +82,24 @@ def peak_tflops(dtype: str) -> float | None:
     for name, (tf32, bf16) in PEAK_TFLOPS.items():
         if name in kind:
             return bf16 if dtype == "bfloat16" else tf32
+    if jax.devices()[0].platform == "cpu" and dtype == "float32":
+        return measured_peak_tflops()
     return None
+
+
+_MEASURED: dict = {}
+
+
+def measured_peak_tflops(n: int = 2048) -> float:
+    """float32 TFLOP/s of an n x n matmul under jit on this device (best of 5 after warm-up):
+    the practical peak on a machine without a vendor number (a CPU)."""
+    if "peak" not in _MEASURED:
+        a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+        mm = jax.jit(lambda a: a @ a)
+        jax.block_until_ready(mm(a))
+        best = min(timed(lambda: mm(a), 3, jax.block_until_ready) for _ in range(5))
+        _MEASURED["peak"] = 2 * n**3 / best / 1e12
+    return _MEASURED["peak"]
 
 
 def timed(fn, steps: int, sync) -> float:
@@ -60,13 +116,12 @@ def timed(fn, steps: int, sync) -> float:
 # ---------------------------------------------------------------- diffjax
 
 
-def diffjax_unet(dtype: str, quick: bool) -> UNet:
-    """The CIFAR-10 UNet (or the quick one) computing in `dtype`, parameters in float32."""
-    return (
-        UNet(dtype=jnp.dtype(dtype), **QUICK_UNET)
-        if quick
-        else ddpm_cifar10(dtype=jnp.dtype(dtype))
-    )
+def diffjax_unet(dtype: str, model: str) -> UNet:
+    """The `model` UNet (MODELS) computing in `dtype`, parameters in float32."""
+    options = MODELS[model][1]
+    if options is None:
+        return ddpm_cifar10(dtype=jnp.dtype(dtype))
+    return UNet(dtype=jnp.dtype(dtype), **options)
 
 
 def ddpm_denoiser(model) -> Denoiser:
@@ -74,11 +129,11 @@ def ddpm_denoiser(model) -> Denoiser:
     return Denoiser(FlaxNetwork(model), DiscreteDDPM(), EpsPrediction(), DDPMIndexInput())
 
 
-def diffjax_train(batch: int, dtype: str, steps: int, quick: bool) -> dict:
-    den = ddpm_denoiser(diffjax_unet(dtype, quick))
+def diffjax_train(batch: int, dtype: str, steps: int, model: str) -> dict:
+    den = ddpm_denoiser(diffjax_unet(dtype, model))
     loss_fn = denoising_loss(den, time_sampling=DiscreteTime())
     key = jax.random.PRNGKey(0)
-    x = {"data": jax.random.normal(key, (batch, 32, 32, 3), jnp.float32)}
+    x = {"data": jax.random.normal(key, (batch, *MODELS[model][0]), jnp.float32)}
     params = den.init(key, x["data"][:1])
     opt = make_optimizer("adam", 2e-4, warmup_steps=5000, grad_clip=1.0)
     step = make_train_step(loss_fn, opt, ema=0.9999)
@@ -95,9 +150,9 @@ def diffjax_train(batch: int, dtype: str, steps: int, quick: bool) -> dict:
     return {"seconds": seconds, "flops": flops, "params": n_params}
 
 
-def diffjax_sample(batch: int, nfe: int, dtype: str, quick: bool) -> float:
-    den = ddpm_denoiser(diffjax_unet(dtype, quick))
-    x = jax.random.normal(jax.random.PRNGKey(1), (batch, 32, 32, 3), jnp.float32)
+def diffjax_sample(batch: int, nfe: int, dtype: str, model: str) -> float:
+    den = ddpm_denoiser(diffjax_unet(dtype, model))
+    x = jax.random.normal(jax.random.PRNGKey(1), (batch, *MODELS[model][0]), jnp.float32)
     params = den.init(jax.random.PRNGKey(0), x[:1])
     grid = time_grid(den.schedule, nfe, DDPMTimestepGrid())
     run = jax.jit(lambda p, x: sample(den, x, grid, DDIM(), params=p).samples)
@@ -107,27 +162,22 @@ def diffjax_sample(batch: int, nfe: int, dtype: str, quick: bool) -> float:
 # ---------------------------------------------------------------- diffusers / torch
 
 
-def torch_unet(quick: bool):
-    """diffusers' UNet2DModel in DDPM's CIFAR-10 configuration (or the quick one)."""
+def torch_unet(model: str):
+    """diffusers' UNet2DModel in the configuration of MODELS[model] (attention where diffjax has
+    it, the same parameter count)."""
     import_torchvision()  # diffusers' model imports use it; a CPU torch here needs the workaround
     from diffusers import UNet2DModel
 
-    if quick:
-        channels, layers, groups = (32, 64), 1, 8  # = QUICK_UNET: attention at 16 x 16
-        down, up = ("DownBlock2D", "AttnDownBlock2D"), ("AttnUpBlock2D", "UpBlock2D")
-    else:
-        channels, layers, groups = (128, 256, 256, 256), 2, 32
-        down = ("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D")
-        up = ("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D")
+    (size, _, channels), blocks = MODELS[model][0], MODELS[model][2]
     return UNet2DModel(
-        sample_size=32,
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=channels,
-        down_block_types=down,
-        up_block_types=up,
-        layers_per_block=layers,
-        norm_num_groups=groups,
+        sample_size=size,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=blocks["channels"],
+        down_block_types=blocks["down"],
+        up_block_types=blocks["up"],
+        layers_per_block=blocks["layers"],
+        norm_num_groups=blocks["groups"],
         dropout=0.1,
         flip_sin_to_cos=False,
         freq_shift=1,
@@ -137,23 +187,28 @@ def torch_unet(quick: bool):
     )
 
 
-def torch_setup(quick: bool, compile_: bool):
+def torch_setup(model_name: str, compile_: bool):
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = torch_unet(quick).to(device)
+    model = torch_unet(model_name).to(device)
     run = torch.compile(model) if compile_ else model
     sync = (lambda _: torch.cuda.synchronize()) if device == "cuda" else (lambda _: None)
     return torch, device, model, run, sync
 
 
-def torch_train(batch: int, dtype: str, steps: int, quick: bool, compile_: bool) -> dict:
-    torch, device, model, run, sync = torch_setup(quick, compile_)
+def _torch_shape(model: str) -> tuple:
+    h, w, c = MODELS[model][0]
+    return (c, h, w)
+
+
+def torch_train(batch: int, dtype: str, steps: int, model_name: str, compile_: bool) -> dict:
+    torch, device, model, run, sync = torch_setup(model_name, compile_)
     model.train()
     abar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, device=device), 0)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
     ema = [p.detach().clone() for p in model.parameters()]
-    x0 = torch.randn(batch, 3, 32, 32, device=device)
+    x0 = torch.randn(batch, *_torch_shape(model_name), device=device)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
 
     def one():
@@ -174,11 +229,11 @@ def torch_train(batch: int, dtype: str, steps: int, quick: bool, compile_: bool)
     return {"seconds": timed(one, steps, sync)}
 
 
-def torch_sample(batch: int, nfe: int, dtype: str, quick: bool, compile_: bool) -> float:
+def torch_sample(batch: int, nfe: int, dtype: str, model_name: str, compile_: bool) -> float:
     import_torchvision()
     from diffusers import DDIMScheduler
 
-    torch, device, model, run, sync = torch_setup(quick, compile_)
+    torch, device, model, run, sync = torch_setup(model_name, compile_)
     model.eval()
     scheduler = DDIMScheduler(
         num_train_timesteps=1000,
@@ -187,7 +242,7 @@ def torch_sample(batch: int, nfe: int, dtype: str, quick: bool, compile_: bool) 
         set_alpha_to_one=False,
     )
     scheduler.set_timesteps(nfe)
-    x_T = torch.randn(batch, 3, 32, 32, device=device)
+    x_T = torch.randn(batch, *_torch_shape(model_name), device=device)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
 
     @torch.no_grad()
@@ -209,11 +264,11 @@ def run(args) -> tuple[list, list, dict]:
     train_rows, sample_rows = [], []
     info = {}
     for dtype in args.dtypes:
-        r = diffjax_train(args.batch, dtype, args.steps, args.quick)
+        r = diffjax_train(args.batch, dtype, args.steps, args.model)
         info.update(flops=r["flops"], params=r["params"])
         train_rows.append(("diffjax", dtype, r["seconds"]))
         sample_rows.append(
-            ("diffjax", dtype, diffjax_sample(args.sample_batch, args.nfe, dtype, args.quick))
+            ("diffjax", dtype, diffjax_sample(args.sample_batch, args.nfe, dtype, args.model))
         )
         if args.peers:
             for mode in ("eager", "compile") if args.compile else ("eager",):
@@ -222,7 +277,7 @@ def run(args) -> tuple[list, list, dict]:
                     (
                         label,
                         dtype,
-                        torch_train(args.batch, dtype, args.steps, args.quick, mode == "compile")[
+                        torch_train(args.batch, dtype, args.steps, args.model, mode == "compile")[
                             "seconds"
                         ],
                     )
@@ -232,27 +287,34 @@ def run(args) -> tuple[list, list, dict]:
                         label,
                         dtype,
                         torch_sample(
-                            args.sample_batch, args.nfe, dtype, args.quick, mode == "compile"
+                            args.sample_batch, args.nfe, dtype, args.model, mode == "compile"
                         ),
                     )
                 )
     if args.peers:
         import torch
 
-        info["torch_params"] = sum(p.numel() for p in torch_unet(args.quick).parameters())
+        info["torch_params"] = sum(p.numel() for p in torch_unet(args.model).parameters())
         info["torch"] = torch.__version__
     return train_rows, sample_rows, info
 
 
 def tables(train_rows, sample_rows, info, args) -> str:
     device = jax.devices()[0]
+    peaks = {dt: peak_tflops(dt) for _, dt, _ in train_rows}
     head = (
         f"Device: {device.device_kind} ({device.platform}), jax {jax.__version__}"
         + (f", torch {info['torch']}" if "torch" in info else "")
         + f". UNet parameters: diffjax {info['params'] / 1e6:.2f}M"
         + (f", diffusers {info['torch_params'] / 1e6:.2f}M" if "torch_params" in info else "")
         + f". Train step: batch {args.batch}, {info['flops'] / 1e12:.3f} TFLOP (XLA count); "
-        f"sampling: DDIM, {args.nfe} steps, batch {args.sample_batch}.\n\n"
+        f"sampling: DDIM, {args.nfe} steps, batch {args.sample_batch}."
+        + (
+            f" MFU against {_MEASURED['peak']:.3f} TFLOP/s, this run's float32 matmul."
+            if "peak" in _MEASURED
+            else ""
+        )
+        + "\n\n"
     )
     base = {dt: s for lib, dt, s in train_rows if lib == "diffjax"}
     lines = [
@@ -260,7 +322,7 @@ def tables(train_rows, sample_rows, info, args) -> str:
         "|---|---|---|---|---|---|",
     ]
     for lib, dt, s in train_rows:
-        peak = peak_tflops(dt)
+        peak = peaks[dt]
         mfu = f"{info['flops'] / s / (peak * 1e12):.1%}" if peak else "n/a (unknown peak)"
         lines.append(
             f"| {lib} | {dt} | {1e3 * s:.1f} | {args.batch / s:.0f} | {mfu} | {s / base[dt]:.2f}x |"
@@ -268,11 +330,12 @@ def tables(train_rows, sample_rows, info, args) -> str:
     text = head + "Training:\n\n" + "\n".join(lines) + "\n"
     base = {dt: s for lib, dt, s in sample_rows if lib == "diffjax"}
     lines = [
-        "| library | dtype | s / batch | images / s | diffjax speed-up |",
-        "|---|---|---|---|---|",
+        "| library | dtype | s / batch | images / s | steps / s | diffjax speed-up |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {lib} | {dt} | {s:.3f} | {args.sample_batch / s:.0f} | {s / base[dt]:.2f}x |"
+        f"| {lib} | {dt} | {s:.3f} | {args.sample_batch / s:.0f} | {args.nfe / s:.1f} "
+        f"| {s / base[dt]:.2f}x |"
         for lib, dt, s in sample_rows
     ]
     return text + "\nSampling:\n\n" + "\n".join(lines) + "\n"
@@ -293,10 +356,11 @@ def main():
     parser.add_argument(
         "--no_compile", dest="compile", action="store_false", help="skip the torch.compile rows"
     )
+    parser.add_argument("--model", default="cifar10", choices=sorted(MODELS))
     parser.add_argument("--quick", action="store_true", help="tiny UNet, small batches (CPU)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
-    if args.quick:
+    if args.model:
         args.batch, args.sample_batch, args.nfe, args.steps = 4, 4, 2, 2
     emit(tables(*run(args), args), args.out)
 

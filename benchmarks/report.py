@@ -69,7 +69,7 @@ def gpu_section() -> str:
         sample_batch=256,
         nfe=20,
         steps=20,
-        quick=False,
+        model="cifar10",
         dtypes=["float32", "bfloat16"],
         peers=peers,
         compile=peers,

@@ -71,6 +71,24 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
     text = (tmp_path / "g.md").read_text()
     assert text.count("| cfg | ") == 2 and text.count("| apg(eta=0.0) | ") == 2
     assert f"| cfg | 3 | {r['fd_w3']:.2f} |" in text and (tmp_path / "g.png").exists()
+    # the same checkpoint scored by DDIM with CFG and CFG++: at scale 0 both are the
+    # unconditional model renoised with eps_u, so they agree; one report holds both runs
+    from experiments.run import evaluate_trained
+
+    overrides = {
+        "eval.guidance_sweep": (0.0, 1.0),
+        "eval.guidance_methods": ("cfg", "cfgpp"),
+        "sample.sampler": "ddim",
+        "sample.num_steps": 10,
+    }
+    ddim = configured(ddpm_digits, "tiny,cfg", **overrides)
+    scored = evaluate_trained(ddim, str(tmp_path / "ddim"), str(tmp_path))["guidance_sweep"]
+    np.testing.assert_allclose(scored["cfgpp"]["0"]["fd"], scored["cfg"]["0"]["fd"], rtol=1e-6)
+    assert scored["cfgpp"]["1"]["fd"] != scored["cfg"]["1"]["fd"]
+    both = [str(tmp_path), str(tmp_path / "ddim")]
+    guidance_report.main(["--workdir", *both, "--out", str(tmp_path / "both.md")])
+    text = (tmp_path / "both.md").read_text()
+    assert "| ddim, 10 steps | cfgpp | 1 | " in text and "| ipndm, 50 steps | cfg | 3 | " in text
 
 
 @pytest.mark.parametrize(
