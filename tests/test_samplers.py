@@ -449,6 +449,21 @@ def test_cfg_plus_plus_is_ddim_renoised_with_the_unconditional_eps():
         SA.CFGPlusPlus(den, scale=2.0, null_cond=2)
 
 
+def test_cfg_on_a_flow_is_guidance_of_the_velocity():
+    """Guidance for flows (as in SD3 / flow_matching: v_u + w (v_c - v_u)) is the same wrapper:
+    the probability-flow velocity is linear in (x0_hat, eps_hat), so CFG on the pair is CFG on
+    the velocity, here on rectified flow with the exact class-conditional mixture."""
+    rf = S.RectifiedFlow()
+    den = _ClassConditionalMixture(schedule=rf)
+    x = jax.random.normal(jax.random.PRNGKey(3), (6, 2), jnp.float64)
+    labels, t, w = jnp.array([0, 1, 0, 1, 1, 0]), 0.7, 2.5
+    guided = SA.ClassifierFreeGuidance(den, scale=w, null_cond=2)
+    v = lambda d, c: SA.pf_velocity(d, None, x, t, c)
+    v_c, v_u = v(den, labels), v(den, jnp.full(6, 2))
+    np.testing.assert_allclose(v(guided, labels), v_u + w * (v_c - v_u), rtol=1e-10)
+    assert np.abs(v_c - v_u).max() > 0.1  # the classes pull apart: the check has teeth
+
+
 def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
     """grad log p(y | x_t) added to the mixture score is the score of component y (scale 1)."""
 
