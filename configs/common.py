@@ -88,7 +88,8 @@ def base() -> ml_collections.ConfigDict:
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE
     c.eval.guidance_sweep = (0.0, 1.0, 2.0, 3.0, 4.0)  # 'guidance_sweep': CFG scales (1: conditional)
-    c.eval.guidance_methods = ("cfg",)  # 'guidance_sweep': sample.guidance specs swept
+    c.eval.guidance_methods = ("cfg",)  # 'guidance_sweep': sample.guidance specs swept, or 'classifier'
+    c.eval.classifier_steps = 2000  # 'classifier' guidance: steps of its noise-aware classifier
     c.eval.nfe_sweep = (10, 50)  # 'nfe_sweep': the network-evaluation budgets sampled at
     c.eval.pf_nll_probes = 1  # images: Hutchinson probes of the divergence
     c.eval.inception_weights = ""  # local Inception weights file for 'fid'

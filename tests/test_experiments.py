@@ -75,16 +75,23 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
     # unconditional model renoised with eps_u, so they agree; one report holds both runs
     from experiments.run import evaluate_trained
 
+    # and the unconditional mode guided by a noise-aware classifier trained in-project is, at
+    # scale 0, that same unconditional model
     overrides = {
         "eval.guidance_sweep": (0.0, 1.0),
-        "eval.guidance_methods": ("cfg", "cfgpp"),
+        "eval.guidance_methods": ("cfg", "cfgpp", "classifier"),
+        "eval.classifier_steps": 20,
         "sample.sampler": "ddim",
         "sample.num_steps": 10,
     }
     ddim = configured(ddpm_digits, "tiny,cfg", **overrides)
-    scored = evaluate_trained(ddim, str(tmp_path / "ddim"), str(tmp_path))["guidance_sweep"]
+    result = evaluate_trained(ddim, str(tmp_path / "ddim"), str(tmp_path))
+    scored = result["guidance_sweep"]
     np.testing.assert_allclose(scored["cfgpp"]["0"]["fd"], scored["cfg"]["0"]["fd"], rtol=1e-6)
+    np.testing.assert_allclose(scored["classifier"]["0"]["fd"], scored["cfg"]["0"]["fd"], rtol=1e-4)
     assert scored["cfgpp"]["1"]["fd"] != scored["cfg"]["1"]["fd"]
+    assert scored["classifier"]["1"]["fd"] != scored["classifier"]["0"]["fd"]
+    assert 0.0 <= result["classifier_accuracy_t0.5"] <= 1.0
     both = [str(tmp_path), str(tmp_path / "ddim")]
     guidance_report.main(["--workdir", *both, "--out", str(tmp_path / "both.md")])
     text = (tmp_path / "both.md").read_text()

@@ -489,6 +489,41 @@ def test_classifier_guidance_with_the_exact_classifier_gives_the_class_score():
         np.testing.assert_allclose(eps[labels == k], expected[labels == k], rtol=1e-9, atol=1e-12)
 
 
+def _exact_logits(params, x, t):
+    """GMM2's component posterior log w_k + log N(x; alpha mu_k, alpha^2 S_k + sigma^2 I), scaled
+    by params: the Bayes classifier of the component label at params = 1."""
+    rec = VP(t)
+    log_n, _ = analytic._components(GMM2, x, rec.alpha, rec.sigma)
+    return params * (jnp.log(GMM2.weights) + log_n)
+
+
+def test_a_noise_aware_classifier_guides_the_unconditional_model_to_the_class():
+    """Classifier guidance of the unconditional model (null_cond) with the Bayes classifier at
+    scale 1 is the class-conditional model (Dhariwal & Nichol 2021, eq. 10 with s = 1), through
+    `losses.classifier_log_prob`; scale 0 is the unconditional model; and the noise-aware
+    classifier's cross-entropy (`losses.noisy_classifier_loss`) is least at the Bayes classifier
+    (logits scaled by 0.8 or 1.25 cost more on the same draws)."""
+    from diffjax import losses
+
+    den = _ClassConditionalMixture()
+    log_prob = losses.classifier_log_prob(_exact_logits, VP)
+    x = jax.random.normal(jax.random.PRNGKey(4), (6, 2), jnp.float64) * 2
+    labels, t = jnp.array([0, 1, 0, 1, 1, 0]), 0.4
+    guided = SA.ClassifierGuidance(den, log_prob, 1.0, null_cond=2)
+    x0, eps = guided((None, 1.0), x, t, labels)
+    x0_c, eps_c = den(None, x, t, labels)
+    np.testing.assert_allclose(eps, eps_c, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(x0, x0_c, rtol=1e-9, atol=1e-12)
+    unguided = SA.ClassifierGuidance(den, log_prob, 0.0, null_cond=2)((None, 1.0), x, t, labels)
+    np.testing.assert_allclose(unguided[1], den(None, x, t, jnp.full(6, 2))[1], rtol=1e-12)
+
+    points, components = analytic.sample(GMM2, jax.random.PRNGKey(5), 20000)
+    loss = losses.noisy_classifier_loss(_exact_logits, VP)
+    batch = {"data": points, "cond": components}
+    mean = lambda scale: float(jnp.mean(loss(scale, batch, jax.random.PRNGKey(6))))
+    assert mean(1.0) < mean(0.8) - 1e-3 and mean(1.0) < mean(1.25) - 1e-3
+
+
 FLOW_START = {
     "heun": SA.Heun(),
     "ipndm": SA.IPNDM(),

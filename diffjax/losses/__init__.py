@@ -5,6 +5,7 @@ loss(params, batch, key) -> (batch,) per-example values, the function the train 
 """
 
 from diffjax.losses import presets
+from diffjax.losses._classifier import classifier_log_prob, noisy_classifier_loss
 from diffjax.losses._couplings import (
     Coupling,
     ExactOT,
@@ -70,6 +71,8 @@ from diffjax.losses._weighting import (
 )
 
 __all__ = [
+    "classifier_log_prob",
+    "noisy_classifier_loss",
     "AntitheticTime",
     "BridgeNoise",
     "BrownianBridge",

@@ -56,6 +56,35 @@ class AttnBlock(nn.Module):
         return x + nn.Dense(c, kernel_init=nn.initializers.zeros, dtype=self.dtype)(h)
 
 
+def time_embedding(t, ch: int, dense, dtype):
+    """sinusoidal(ch) -> Dense(4 ch) -> swish -> Dense(4 ch) (Ho et al.'s timestep embedding)."""
+    temb = dense(4 * ch)(sinusoidal_embedding(t, ch).astype(dtype))
+    return dense(4 * ch)(jax.nn.swish(temb))
+
+
+def down_path(net, x, temb, train, res_block, conv) -> list:
+    """The UNet's encoder, built inside `net`'s compact call (net: ch, ch_mult, num_res_blocks,
+    attn_resolutions, groups, dtype): every activation the decoder's skips take, last the lowest
+    resolution's."""
+    hs = [conv(net.ch)(x)]
+    for level, mult in enumerate(net.ch_mult):
+        for _ in range(net.num_res_blocks):
+            h = res_block(net.ch * mult)(hs[-1], temb, train)
+            if h.shape[1] in net.attn_resolutions:
+                h = AttnBlock(net.groups, net.dtype)(h)
+            hs.append(h)
+        if level != len(net.ch_mult) - 1:
+            hs.append(conv(hs[-1].shape[-1], strides=(2, 2))(hs[-1]))
+    return hs
+
+
+def middle(net, h, temb, train, res_block):
+    """res -> attention -> res at the lowest resolution."""
+    h = res_block(h.shape[-1])(h, temb, train)
+    h = AttnBlock(net.groups, net.dtype)(h)
+    return res_block(h.shape[-1])(h, temb, train)
+
+
 class UNet(nn.Module):
     """DDPM UNet on NHWC images. __call__(x, t, cond=None, train=False); t is the noise input
     (DDPM feeds the 0-based timestep); cond are integer labels when num_classes is set."""
@@ -78,27 +107,14 @@ class UNet(nn.Module):
         res_block = functools.partial(
             ResBlock, dropout=self.dropout, groups=self.groups, dtype=self.dtype
         )
-        temb = sinusoidal_embedding(t, self.ch).astype(x.dtype)
-        temb = dense(4 * self.ch)(temb)
-        temb = dense(4 * self.ch)(jax.nn.swish(temb))
+        temb = time_embedding(t, self.ch, dense, x.dtype)
         if self.num_classes is not None:
             if cond is None:
                 raise ValueError("this UNet is class-conditional: pass cond (integer labels).")
             # one extra embedding row: the 'no label' index num_classes, for guidance dropout
             temb = temb + nn.Embed(self.num_classes + 1, 4 * self.ch, dtype=self.dtype)(cond)
-        hs = [conv(self.ch)(x)]
-        for level, mult in enumerate(self.ch_mult):
-            for _ in range(self.num_res_blocks):
-                h = res_block(self.ch * mult)(hs[-1], temb, train)
-                if h.shape[1] in self.attn_resolutions:
-                    h = AttnBlock(self.groups, self.dtype)(h)
-                hs.append(h)
-            if level != len(self.ch_mult) - 1:
-                hs.append(conv(hs[-1].shape[-1], strides=(2, 2))(hs[-1]))
-        h = hs[-1]
-        h = res_block(h.shape[-1])(h, temb, train)
-        h = AttnBlock(self.groups, self.dtype)(h)
-        h = res_block(h.shape[-1])(h, temb, train)
+        hs = down_path(self, x, temb, train, res_block, conv)
+        h = middle(self, hs[-1], temb, train, res_block)
         for level, mult in reversed(list(enumerate(self.ch_mult))):
             for _ in range(self.num_res_blocks + 1):
                 h = res_block(self.ch * mult)(jnp.concatenate([h, hs.pop()], axis=-1), temb, train)

@@ -160,16 +160,23 @@ class AdaptiveProjectedGuidance(_Wrapper):
 class ClassifierGuidance(_Wrapper):
     """Dhariwal & Nichol (2021): eps = eps_hat - scale sigma grad_x log p(y | x_t, t).
 
-    log_prob_fn(classifier_params, x, t, cond) -> (batch,) log-probabilities of the labels cond;
-    the classifier's parameters travel in params as (denoiser_params, classifier_params).
+    log_prob_fn(classifier_params, x, t, cond) -> (batch,) log-probabilities of the labels cond
+    (e.g. `losses.classifier_log_prob` of a noise-aware classifier); the classifier's parameters
+    travel in params as (denoiser_params, classifier_params). With `null_cond` the denoiser is
+    called with that 'no label' conditioning (guiding a class-conditional network's
+    unconditional mode; the classifier still sees cond); scale 0 is then the unconditional model.
     """
 
     log_prob_fn: Callable
     scale: float
+    null_cond: Any = None
 
     def __call__(self, params, x, t, cond):
         den_params, clf_params = params
-        x0, eps = self.denoiser(den_params, x, t, cond)
+        den_cond = cond
+        if self.null_cond is not None:
+            den_cond = jnp.broadcast_to(jnp.asarray(self.null_cond, cond.dtype), cond.shape)
+        x0, eps = self.denoiser(den_params, x, t, den_cond)
         grad = jax.grad(lambda xx: jnp.sum(self.log_prob_fn(clf_params, xx, t, cond)))(x)
         rec = self.schedule(self.schedule.clip(jnp.asarray(t, x.dtype)))
         eps = eps - self.scale * broadcast_to_data(rec.sigma, x) * grad
