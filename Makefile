@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m experiments.run --config configs/flow2d.py:quick --workdir runs/demo
 
+# every test file in its own pytest process, two at a time (tests/run_suite.py says why)
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) tests/run_suite.py
 
 # the PyTorch peers (CPU torch, diffusers, torchcfm, k-diffusion) in their own venv, for benchmarks/
 $(PEERS_STAMP): pyproject.toml benchmarks/requirements-peers.txt

@@ -6,7 +6,11 @@ import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # trained artifacts (the digits classifier) go to a fresh folder, not the user's ~/.cache
-os.environ["DIFFJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="diffjax-test-cache-")
+# (tests/run_suite.py gives all its processes one such folder)
+if "DIFFJAX_CACHE_DIR" not in os.environ or not os.environ["DIFFJAX_CACHE_DIR"].startswith(
+    os.path.join(tempfile.gettempdir(), "diffjax-test-cache-")
+):
+    os.environ["DIFFJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="diffjax-test-cache-")
 
 import jax  # noqa: E402
 
