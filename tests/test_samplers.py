@@ -313,27 +313,59 @@ def tiny_network(params, x, noise, cond):
     return jnp.tanh(x @ params) * 0.5 + 0.1 * noise[:, None]
 
 
-@pytest.mark.parametrize("name", list(resolve.SAMPLERS))
-def test_contract_every_method_parameterisation_schedule(name):
+def _contract_pairs(name: str, full: bool):
+    """(schedule, parameterisation) pairs of the contract test: all of them (slow), or each
+    schedule with two parameterisations that rotate with the sampler, so that across the
+    samplers every pair of schedule and parameterisation is met (the conversion to (x0, eps)
+    happens before any sampler sees it)."""
+    names, i = list(resolve.PARAMETERISATIONS), list(resolve.SAMPLERS).index(name)
+    for j, (sname, sched) in enumerate(CONTRACT_SCHEDULES.items()):
+        k = i + j
+        chosen = (
+            names if full else [names[k % len(names)], names[(k + len(names) // 2) % len(names)]]
+        )
+        for pname in chosen:
+            yield sname, sched, pname
+
+
+def _check_contract(name: str, full: bool):
     # a plain denoiser has no score head of its own: the [SF]2M SDE then needs its g
     method = resolve.sampler("sf2m_sde(diffusion=1.0)" if name == "sf2m_sde" else name)
     params = jnp.array([[0.9, 0.1], [-0.2, 0.7]], jnp.float32)
     key = jax.random.PRNGKey(0)
-    for sname, sched in CONTRACT_SCHEDULES.items():
-        for pname in resolve.PARAMETERISATIONS:
-            p = resolve.parameterisation(pname)
-            edm = isinstance(p, EDMPreconditioned)
-            den = Denoiser(tiny_network, sched, p, EDMNoiseInput() if edm else TimeInput())
-            x = prior_sample(jax.random.PRNGKey(1), (4, 2), sched, dtype=jnp.float32)
-            grid = time_grid(sched, 6)
-            out = sample(den, x, grid, method, key=key, params=params)
-            assert out.samples.shape == (4, 2) and out.samples.dtype == jnp.float32
-            assert np.all(np.isfinite(np.asarray(out.samples))), (method, sname, p)
-            assert int(out.nfe) >= 5
-            TRACES.clear()
-            again = sample(den, x, grid, method, key=key, params=params)
-            np.testing.assert_array_equal(np.asarray(out.samples), np.asarray(again.samples))
-            assert not TRACES, f"{method} recompiled on {sname}/{p}"
+    for sname, sched, pname in _contract_pairs(name, full):
+        p = resolve.parameterisation(pname)
+        edm = isinstance(p, EDMPreconditioned)
+        den = Denoiser(tiny_network, sched, p, EDMNoiseInput() if edm else TimeInput())
+        x = prior_sample(jax.random.PRNGKey(1), (4, 2), sched, dtype=jnp.float32)
+        grid = time_grid(sched, 6)
+        out = sample(den, x, grid, method, key=key, params=params)
+        assert out.samples.shape == (4, 2) and out.samples.dtype == jnp.float32
+        assert np.all(np.isfinite(np.asarray(out.samples))), (method, sname, p)
+        assert int(out.nfe) >= 5
+        TRACES.clear()
+        again = sample(den, x, grid, method, key=key, params=params)
+        np.testing.assert_array_equal(np.asarray(out.samples), np.asarray(again.samples))
+        assert not TRACES, f"{method} recompiled on {sname}/{p}"
+
+
+def test_the_contract_pairs_cover_every_schedule_and_parameterisation():
+    met = {(s, p) for name in resolve.SAMPLERS for s, _, p in _contract_pairs(name, False)}
+    assert met == {(s, p) for s in CONTRACT_SCHEDULES for p in resolve.PARAMETERISATIONS}
+
+
+@pytest.mark.parametrize("name", list(resolve.SAMPLERS))
+def test_contract_every_method_on_every_schedule(name):
+    """float32 in and out, finite, at least one evaluation a step, deterministic given the key,
+    and no retrace on a second call: every sampler on every schedule (covering pairs)."""
+    _check_contract(name, full=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(resolve.SAMPLERS))
+def test_contract_every_method_parameterisation_schedule(name):
+    """The same on every (schedule, parameterisation) pair (~15 min on 2 cores)."""
+    _check_contract(name, full=True)
 
 
 def test_trajectory_and_grids():
