@@ -83,14 +83,19 @@ def environment() -> dict:
     return {"cpu": cpu_fingerprint(), "packages": package_versions()}
 
 
-def record(config, wall_seconds: float) -> dict:
+def record(config, wall_seconds: float, revision: str | None = None) -> dict:
+    """The provenance of a result; `revision` is the checkout's when the run started (its code),
+    and where the checkout has moved since, `git_revision_at_end` says to what."""
     import jax
 
     import diffjax
 
     device = jax.devices()[0]
+    now = git_revision()
+    moved = {"git_revision_at_end": now} if revision not in (None, now) else {}
     return {
-        "git_revision": git_revision(),
+        "git_revision": revision or now,
+        **moved,
         "config_hash": config_hash(config),
         "diffjax_version": diffjax.__version__,
         "jax_version": jax.__version__,

@@ -267,15 +267,21 @@ def _prepare(config):
     return data, comps, key, params
 
 
-def _write_results(config, workdir, results: dict, wall: float) -> dict:
-    results = {**results, "provenance": provenance.record(config, time.perf_counter() - wall)}
+def _started() -> tuple[float, str]:
+    """When and at which revision a run starts (the code it imports is the start's)."""
+    return time.perf_counter(), provenance.git_revision()
+
+
+def _write_results(config, workdir, results: dict, started: tuple[float, str]) -> dict:
+    wall, revision = time.perf_counter() - started[0], started[1]
+    results = {**results, "provenance": provenance.record(config, wall, revision)}
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results
 
 
 def _run(config, workdir: str) -> dict:
-    wall = time.perf_counter()
+    started = _started()
     data, comps, key, params = _prepare(config)
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
     params, train_time = _train_all(config, workdir, comps, data, params, key)
@@ -292,7 +298,7 @@ def _run(config, workdir: str) -> dict:
         "num_params": num_params,
         "train_seconds": train_time,
     }
-    return _write_results(config, workdir, results, wall)
+    return _write_results(config, workdir, results, started)
 
 
 def _restore_trained(config, trained: str, comps, params, key):
@@ -314,7 +320,7 @@ def _restore_trained(config, trained: str, comps, params, key):
 
 
 def _reevaluate(config, workdir: str, trained: str) -> dict:
-    wall = time.perf_counter()
+    started = _started()
     base = check_trained(config, trained)
     data, comps, key, params = _prepare(config)
     params = _restore_trained(config, trained, comps, params, key)
@@ -329,7 +335,7 @@ def _reevaluate(config, workdir: str, trained: str) -> dict:
         "trained_in": os.path.abspath(trained),
         "trained_revision": base.get("provenance", {}).get("git_revision"),
     }
-    return _write_results(config, workdir, results, wall)
+    return _write_results(config, workdir, results, started)
 
 
 def evaluate_trained(config, workdir: str, trained: str, *, fresh: bool = False) -> dict:

@@ -34,6 +34,21 @@ def test_flow2d_runs_end_to_end(path, reflow, tmp_path):
     assert prov["git_revision"] != "" and prov["wall_seconds"] > 0 and "cpu" in prov["device"]
 
 
+def test_provenance_names_the_revision_a_run_started_at():
+    """A checkout that moves while a run goes on (a commit, an edit) does not relabel the
+    result: git_revision is the start's and git_revision_at_end says where the checkout went;
+    the numeric packages' versions are recorded."""
+    from experiments import provenance
+
+    config = configured(flow2d)
+    now = provenance.git_revision()
+    moved = provenance.record(config, 1.0, "abc1234")
+    assert moved["git_revision"] == "abc1234" and moved["git_revision_at_end"] == now
+    same = provenance.record(config, 1.0, now)
+    assert same["git_revision"] == now and "git_revision_at_end" not in same
+    assert same["packages"]["jax"] == jax.__version__
+
+
 def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
     config = configured(ddpm_digits, "tiny,clip", **{"train.sample_every": 10})
     saved = train_and_evaluate(config, str(tmp_path))
