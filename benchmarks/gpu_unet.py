@@ -305,7 +305,8 @@ def tables(train_rows, sample_rows, info, args) -> str:
     head = (
         f"Device: {device.device_kind} ({device.platform}), jax {jax.__version__}"
         + (f", torch {info['torch']}" if "torch" in info else "")
-        + f". UNet parameters: diffjax {info['params'] / 1e6:.2f}M"
+        + f". UNet {getattr(args, 'model', 'cifar10')} on {MODELS[getattr(args, 'model', 'cifar10')][0]} images,"
+        f" parameters: diffjax {info['params'] / 1e6:.2f}M"
         + (f", diffusers {info['torch_params'] / 1e6:.2f}M" if "torch_params" in info else "")
         + f". Train step: batch {args.batch}, {info['flops'] / 1e12:.3f} TFLOP (XLA count); "
         f"sampling: DDIM, {args.nfe} steps, batch {args.sample_batch}."
@@ -360,7 +361,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny UNet, small batches (CPU)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
-    if args.model:
+    if args.quick:
+        args.model = "quick"
         args.batch, args.sample_batch, args.nfe, args.steps = 4, 4, 2, 2
     emit(tables(*run(args), args), args.out)
 
