@@ -52,14 +52,19 @@ def plot(runs: list[dict], path: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4))
+    curves: dict = {}  # one curve per (method, sampler), its scales from every run, in order
     for results in runs:
         for method, by_scale in results["guidance_sweep"].items():
-            acc = [s["class_accuracy"] for s in by_scale.values()]
-            fd = [s["fd"] for s in by_scale.values()]
             label = f"{method} ({_sampler(results)})" if len(runs) > 1 else method
-            ax.plot(acc, fd, marker="o", label=label)
-            for w, a, f in zip(by_scale, acc, fd, strict=True):
-                ax.annotate(f"{w}", (a, f), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            curves.setdefault(label, {}).update(by_scale)
+    for label, by_scale in curves.items():
+        scales = sorted(by_scale, key=float)
+        acc = [by_scale[w]["class_accuracy"] for w in scales]
+        fd = [by_scale[w]["fd"] for w in scales]
+        ax.plot(acc, fd, marker="o", label=label)
+        for w, a, f in zip(scales, acc, fd, strict=True):
+            ax.annotate(f"{w}", (a, f), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_yscale("log")
     ax.axhline(runs[0]["fd_train_vs_heldout"], color="gray", ls="--", label="FD floor")
     ax.set_xlabel("class accuracy (digits classifier)")
     ax.set_ylabel("Frechet distance (digits features)")
