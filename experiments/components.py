@@ -24,7 +24,7 @@ from diffjax.losses import (
     with_label_dropout,
 )
 from diffjax.networks import MLP, DiT, UNet
-from diffjax.samplers import DDIM, ClipX0, pair_consistent
+from diffjax.samplers import ClipX0, pairing_ok
 from diffjax.training import make_optimizer
 from experiments.datasets import MIXTURES
 from experiments.launch import resolved
@@ -173,7 +173,7 @@ def check_guided_sampler(config, guided, key: str) -> None:
     """CFG++ hands the sampler an (x0, eps) pair that does not reconstruct x: only DDIM steps
     from that pair as the method means; any other config.sample.sampler is refused."""
     sampler = resolved("sample.sampler", resolve.sampler, config.sample.sampler)
-    if not pair_consistent(guided) and not isinstance(sampler, DDIM):
+    if not pairing_ok(guided, sampler):
         raise ValueError(
             f"{key}: {type(guided).__name__} renoises with the unconditional eps and needs "
             f"config.sample.sampler='ddim' (any eta); got {config.sample.sampler!r}."

@@ -37,6 +37,7 @@ from diffjax.samplers._guidance import (
     ClipX0,
     DynamicThresholding,
     pair_consistent,
+    pairing_ok,
 )
 from diffjax.samplers._likelihood import (
     Divergence,
@@ -75,6 +76,7 @@ __all__ = [
     "DynamicThresholding",
     "ExactDivergence",
     "pair_consistent",
+    "pairing_ok",
     "Hutchinson",
     "Probe",
     "bits_per_dim_dequantized",

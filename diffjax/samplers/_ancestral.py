@@ -82,6 +82,7 @@ class DDIM(Sampler):
     eta: float = 0.0
 
     paper = "Song et al. 2021 (DDIM)"
+    steps_from_pair = True
 
     def __post_init__(self):
         _check_eta(self.eta)

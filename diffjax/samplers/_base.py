@@ -42,12 +42,15 @@ class Sampler:
     time (sigma~ = inf: a flow's t = 1 with the schedule closed on [0, 1]) `sample` takes the
     exact limit of every such method's first step, DDIM's x_1 = alpha_1 x0_hat + sigma_1
     eps_hat, and runs the method from t_1.
+    `steps_from_pair`: the step uses (x0_hat, eps_hat) as given, never x itself, so it can take
+    a pair that does not reconstruct x (CFG++; see `samplers.pairing_ok`).
     """
 
     order: ClassVar[int | None] = None
     nfe_per_step: ClassVar[str] = "1"
     paper: ClassVar[str] = ""
     finite_start: ClassVar[bool] = False
+    steps_from_pair: ClassVar[bool] = False  # a step is alpha' x0_hat + sigma' eps_hat (+ noise)
 
     @property
     def stochastic(self) -> bool:

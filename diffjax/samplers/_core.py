@@ -10,10 +10,9 @@ import jax.numpy as jnp
 
 from diffjax._checks import check_instance
 from diffjax.samplers._adaptive import Adaptive
-from diffjax.samplers._ancestral import DDIM
 from diffjax.samplers._base import LoopState, Sampler, StepContext, exact_record
 from diffjax.samplers._grids import explicit_grid
-from diffjax.samplers._guidance import pair_consistent
+from diffjax.samplers._guidance import pairing_ok
 from diffjax.schedules import Schedule
 
 Array = jax.Array
@@ -57,7 +56,7 @@ def sample(
         raise TypeError("denoiser must carry its schedule (a .schedule attribute).")
     if sampler.stochastic and key is None:
         raise ValueError(f"{sampler!r} is stochastic: pass key=jax.random.PRNGKey(...).")
-    if not pair_consistent(denoiser) and not isinstance(sampler, DDIM):
+    if not pairing_ok(denoiser, sampler):
         raise ValueError(
             f"{type(sampler).__name__}: the denoiser's (x0_hat, eps_hat) pair does not reconstruct "
             "x (CFG++ renoises with the unconditional eps); sample it with DDIM (any eta)."

@@ -123,6 +123,12 @@ def pair_consistent(denoiser) -> bool:
     return True
 
 
+def pairing_ok(denoiser, sampler) -> bool:
+    """Can `sampler` take `denoiser`'s pair: it reconstructs x, or the sampler's steps use the
+    pair as given (`Sampler.steps_from_pair`, DDIM)."""
+    return pair_consistent(denoiser) or sampler.steps_from_pair
+
+
 @dataclasses.dataclass(frozen=True)
 class AdaptiveProjectedGuidance(_Wrapper):
     """APG (Sadat et al. 2025, eq. 9-12, without momentum): with D = x0_c - x0_u, optionally
