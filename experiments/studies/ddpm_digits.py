@@ -47,6 +47,15 @@ def _column(table, name):
     return lambda config: table(_key(config), config.to_json())[name]
 
 
+# the trivial models every digits study is scored against (experiments/digits_baselines.py)
+BASELINES = {
+    "categorical bpd": (_key, _column(_bits, "bpd_categorical")),
+    "mixture bpd": (_key, _column(_bits, "bpd_mixture")),
+    "FD floor": (_key, _column(_frechet, "fd_train_vs_heldout")),
+    "FD digits+noise 0.2": (_key, _column(_frechet, "fd_noisy_digits_0.2")),
+    "FD pixel GMM": (_key, _column(_frechet, "fd_pixel_gmm")),
+}
+
 NOTES = """
 Goals (issue 12): Frechet distance within 1.3x the train-vs-held-out floor; the bound and the
 probability-flow NLL below the mixture-of-categoricals baseline. bits_per_dim is the full DDPM
@@ -141,13 +150,7 @@ def get_study() -> Study:
         axes=(Axis("sampler", _sampler_levels(), eval_only=True),),
         seeds=(0, 1),
         metrics=("fd", "bits_per_dim", "pf_bits_per_dim"),
-        baselines={
-            "categorical bpd": (_key, _column(_bits, "bpd_categorical")),
-            "mixture bpd": (_key, _column(_bits, "bpd_mixture")),
-            "FD floor": (_key, _column(_frechet, "fd_train_vs_heldout")),
-            "FD digits+noise 0.2": (_key, _column(_frechet, "fd_noisy_digits_0.2")),
-            "FD pixel GMM": (_key, _column(_frechet, "fd_pixel_gmm")),
-        },
+        baselines=BASELINES,
         notes=NOTES,
         report=report,
     )

@@ -1,0 +1,96 @@
+"""The digits recipe study (experiments/studies/digits_recipes.py): each cell resolves to the paper's
+recipe it names, and the study's tiny variant runs end to end through its own command."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from diffjax import samplers
+from diffjax.parameterisations import (
+    EDMPreconditioned,
+    EpsPrediction,
+    VelocityPrediction,
+    VPrediction,
+)
+from diffjax.schedules import EDM, Cosine, DiscreteDDPM, RectifiedFlow
+from experiments import components
+from experiments import study as S
+from tests.test_study import run_study
+
+STUDY = "experiments/studies/digits_recipes.py"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# label -> (schedule, parameterisation, sampler, steps) each paper uses
+PAPERS = {
+    "DDPM": (DiscreteDDPM, EpsPrediction, samplers.DDPM, 1000),
+    "v + cosine": (Cosine, VPrediction, samplers.DDIM, 100),
+    "EDM": (EDM, EDMPreconditioned, samplers.Heun, 18),
+    "rectified flow": (RectifiedFlow, VelocityPrediction, samplers.Euler, 50),
+}
+
+
+def _paper(label):
+    return next(v for k, v in PAPERS.items() if label.startswith(k))
+
+
+def test_every_cell_resolves_to_the_recipe_it_names():
+    study = S.load_study(os.path.join(ROOT, STUDY))
+    jobs = S.jobs(study, seeds=[0])
+    assert len(jobs) == 14 and all("," not in c for j in jobs for c in j.cell)  # --only splits on ,
+    for job in jobs:
+        config = S.job_config(study, job)
+        comps = components.build(config)
+        schedule, param, sampler, steps = _paper(job.cell[0])
+        assert isinstance(comps.denoiser.schedule, schedule), job.cell
+        assert isinstance(comps.denoiser.parameterisation, param), job.cell
+        shared = job.cell[1] != "own"
+        assert isinstance(comps.sampler, samplers.IPNDM if shared else sampler), job.cell
+        assert config.sample.num_steps == (50 if shared else steps), job.cell
+        assert config.train.num_steps == 2000 and config.seed == 0
+    edm = S.job_config(study, next(j for j in jobs if j.cell[0].startswith("EDM")))
+    assert components.build(edm).denoiser.parameterisation.sigma_data == 0.5
+
+
+def test_the_tiny_variant_runs_a_recipe_and_its_shared_sampler(tmp_path):
+    """EDM's cell (the most distinct recipe: F, c_noise, Heun on Karras' grid) on seed 0, scored by
+    its own sampler and by iPNDM from one training, then summarised into the study's table."""
+    args = ["--study", STUDY, "--workdir", str(tmp_path), "--variant", "tiny", "--seeds", "0"]
+    args += ["--only", "recipe=EDM: F + log-normal sigma + Heun"]
+    with open(tmp_path / "log.txt", "w") as log:
+        assert run_study(args, log).wait(timeout=600) == 0, (tmp_path / "log.txt").read_text()[
+            -3000:
+        ]
+    seed0 = tmp_path / "jobs" / "EDM: F + log-normal sigma + Heun" / "seed0"
+    own = json.loads((seed0 / "results.json").read_text())
+    shared = json.loads((seed0 / "evals" / "iPNDM 50 (shared)" / "results.json").read_text())
+    assert np.isfinite(own["fd"]) and np.isfinite(own["pf_bits_per_dim"]) and own["fd"] > 0
+    assert np.isfinite(shared["fd"]) and "pf_bits_per_dim" not in shared
+    assert len(list(seed0.glob("checkpoints/*"))) >= 1 and not list(
+        seed0.glob("evals/*/checkpoints")
+    )
+    summary = [
+        "--study",
+        STUDY,
+        "--workdir",
+        str(tmp_path),
+        "--variant",
+        "tiny",
+        "--summarise_only",
+    ]
+    with open(tmp_path / "log2.txt", "w") as log:
+        assert run_study(summary, log).wait(timeout=300) == 0, (tmp_path / "log2.txt").read_text()
+    table = (tmp_path / "table.md").read_text()
+    assert "iPNDM 50 (shared)" in table and f"{own['fd']:.3f}" in table
+
+
+@pytest.mark.slow
+def test_the_whole_tiny_variant_runs(tmp_path):
+    """Every recipe and both seeds (~10 min on 2 cores)."""
+    args = ["--study", STUDY, "--workdir", str(tmp_path), "--variant", "tiny"]
+    with open(tmp_path / "log.txt", "w") as log:
+        assert run_study(args, log).wait(timeout=1800) == 0, (tmp_path / "log.txt").read_text()[
+            -3000:
+        ]
+    assert len(list(tmp_path.glob("jobs/*/seed*/results.json"))) == 14
+    assert len(list(tmp_path.glob("jobs/*/seed*/evals/*/results.json"))) == 14
