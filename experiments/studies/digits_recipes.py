@@ -26,8 +26,8 @@ features), the probability-flow bits/dim on the first PF_EXAMPLES held-out digit
 dequantisation, Hutchinson, every model) and the discrete bound (DDPM only).
 """
 
-from experiments.study import Axis, Study
 from experiments.studies.ddpm_digits import BASELINES
+from experiments.study import Axis, Study
 
 BUDGET, PF_EXAMPLES = 2000, 64  # configs/ddpm_digits.py:short (a third of its 6000 steps)
 OWN = ("fd", "pf_nll")
