@@ -38,13 +38,14 @@ def base() -> ml_collections.ConfigDict:
     c.process.schedule = "ddpm"  # diffusion schedule when path is None: ddpm | vp | cosine | edm | rectified_flow | ...
 
     c.objective = ml_collections.ConfigDict()
-    c.objective.loss = "flow_matching"  # flow_matching | denoising | hybrid (Nichol & Dhariwal, learned variance)
-    c.objective.parameterisation = "velocity"  # eps | x0 | v | score | velocity | edm
+    c.objective.loss = "flow_matching"  # flow_matching | denoising | hybrid (Nichol & Dhariwal, learned variance) | vlb (Ho's bound)
+    c.objective.parameterisation = "velocity"  # eps | x0 | v | score | velocity | edm | mean (Ho's mu~)
     c.objective.noise_conditioning = "t"  # what the network sees: t | scaled_t | ddpm_index | logsnr | edm
     c.objective.weighting = "simple"  # denoising: simple (=snr) | x0 | min_snr(gamma=5) | sigmoid | edm | elbo | velocity | output
     c.objective.time_sampling = "uniform"  # uniform | discrete | antithetic | logit_normal | edm_lognormal
     c.objective.label_dropout = 0.0  # conditional: probability of the 'no label' index (classifier-free guidance)
     c.objective.hybrid_vlb_weight = 1e-3  # hybrid: lambda of L_simple + lambda L_vlb
+    c.objective.vlb_variance = "beta"  # vlb (Ho's true bound L): beta | beta_tilde | learned
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "adamw"  # adam | adamw

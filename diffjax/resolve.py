@@ -43,6 +43,7 @@ PARAMETERISATIONS = {
     "score": P.ScorePrediction,
     "velocity": P.VelocityPrediction,
     "edm": P.EDMPreconditioned,
+    "mean": P.MeanPrediction,
 }
 NOISE_CONDITIONINGS = {
     "t": M.TimeInput,
@@ -207,8 +208,16 @@ def schedule(spec) -> S.Schedule:
     return _build("schedule", SCHEDULES, spec, S.Schedule)
 
 
-def parameterisation(spec) -> P.Parameterisation:
-    """eps, x0, v, score, velocity, edm (options: sigma_data, scale_input)."""
+def parameterisation(spec, schedule: S.Schedule | None = None) -> P.Parameterisation:
+    """eps, x0, v, score, velocity, edm (options: sigma_data, scale_input), mean (Ho's mu~;
+    option step, 1/T by default on a DDPM schedule; built for `schedule`)."""
+    if not isinstance(spec, P.Parameterisation) and parse_spec(spec)[0] == "mean":
+        if schedule is None:
+            raise ValueError(
+                "parameterisation 'mean' predicts the posterior mean on the denoiser's schedule: "
+                "it needs it (resolve.parameterisation(spec, schedule=...))."
+            )
+        spec = {"name": "mean", **parse_spec(spec)[1], "schedule": schedule}
     return _build("parameterisation", PARAMETERISATIONS, spec, P.Parameterisation)
 
 

@@ -14,13 +14,16 @@ import jax
 
 from diffjax import Denoiser, FlaxNetwork, analytic, resolve
 from diffjax.data import TFDS_IMAGE_DATASETS
+from diffjax.data.images import DIGITS_LEVELS
 from diffjax.losses import (
     ExactOT,
     Independent,
     Path,
+    ReverseVariance,
     denoising_loss,
     flow_matching_loss,
     make_hybrid_loss,
+    make_vlb_loss,
     with_label_dropout,
 )
 from diffjax.networks import MLP, DiT, UNet
@@ -30,7 +33,12 @@ from experiments.datasets import MIXTURES
 from experiments.launch import resolved
 
 NETWORKS = {"mlp": MLP, "unet": UNet, "dit": DiT}
-LOSSES = ("flow_matching", "denoising", "hybrid")
+LOSSES = ("flow_matching", "denoising", "hybrid", "vlb")
+VLB_VARIANCES = {
+    "beta": ReverseVariance.FIXED_LARGE,
+    "beta_tilde": ReverseVariance.FIXED_SMALL,
+    "learned": ReverseVariance.LEARNED_RANGE,
+}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -51,7 +59,7 @@ def with_data(comps: Components, data) -> Components:
     """The components with the data's example shape; a learned variance must match its channels."""
     if comps.denoiser.learned_variance and data.shape[-1] != _channels_of(comps):
         raise ValueError(
-            f"config.objective.loss='hybrid': the network outputs {_channels_of(comps)} channels "
+            f"config.objective (a learned variance): the network outputs {_channels_of(comps)} channels "
             f"per half, the data has {data.shape[-1]}."
         )
     return dataclasses.replace(comps, shape=tuple(data.shape), images=data.images)
@@ -83,10 +91,20 @@ def network(config, classes: int, channels: int | None):
     cond = classes if config.data.conditional else None
     if cond is not None:
         options["num_classes"] = cond
-    if config.objective.loss == "hybrid":
+    if learned_variance(config):
         key = "out_dim" if n.name == "mlp" else "out_ch"
         options[key] = 2 * channels
     return NETWORKS[n.name](**options)
+
+
+def learned_variance(config) -> bool:
+    """Whether the network also outputs Nichol & Dhariwal's variance interpolation."""
+    o = config.objective
+    if o.loss == "vlb" and o.vlb_variance not in VLB_VARIANCES:
+        raise ValueError(
+            f"config.objective.vlb_variance={o.vlb_variance!r} is not one of {list(VLB_VARIANCES)}."
+        )
+    return o.loss == "hybrid" or (o.loss == "vlb" and o.vlb_variance == "learned")
 
 
 def _path(config) -> Path:
@@ -118,8 +136,15 @@ def _loss(config, denoiser, path, classes: int):
             loss = denoising_loss(denoiser, weighting=weighting, time_sampling=times, path=path)
         except ValueError as err:
             raise ValueError(f"config.objective.loss='denoising': {err}") from None
-    else:
+    elif o.loss == "hybrid":
         loss = make_hybrid_loss(denoiser, vlb_weight=o.hybrid_vlb_weight)
+    else:
+        levels = DIGITS_LEVELS if config.data.name == "digits" else 256
+        variance = VLB_VARIANCES[o.vlb_variance]
+        try:
+            loss = make_vlb_loss(denoiser, variance=variance, num_levels=levels)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"config.objective.loss='vlb': {err}") from None
     if o.label_dropout > 0:
         if not config.data.conditional:
             raise ValueError(
@@ -186,7 +211,11 @@ def build(config, total_steps: int | None = None) -> Components:
         raise ValueError(f"config.data.conditional=True: {config.data.name!r} has no labels.")
     path = _path(config)
     o = config.objective
-    param = resolved("objective.parameterisation", resolve.parameterisation, o.parameterisation)
+    param = resolved(
+        "objective.parameterisation",
+        functools.partial(resolve.parameterisation, schedule=path.schedule),
+        o.parameterisation,
+    )
     noise = resolved(
         "objective.noise_conditioning", resolve.noise_conditioning, o.noise_conditioning
     )
@@ -194,7 +223,11 @@ def build(config, total_steps: int | None = None) -> Components:
     module = network(config, classes, channels)
     try:
         denoiser = Denoiser(
-            FlaxNetwork(module), path.schedule, param, noise, learned_variance=o.loss == "hybrid"
+            FlaxNetwork(module),
+            path.schedule,
+            param,
+            noise,
+            learned_variance=learned_variance(config),
         )
     except (TypeError, ValueError) as err:
         raise ValueError(f"config.objective / config.process: {err}") from None

@@ -1,5 +1,6 @@
 """Tables of 'everything under test', shared by the contract suites."""
 
+from diffjax import resolve
 from diffjax import schedules as S
 
 ALL_SCHEDULES = {
@@ -47,3 +48,10 @@ def configured(module, variant="tiny", **overrides):
                 raise KeyError(f"override {key!r}: the config has no such key.")
             setattr(node, leaf, value)
     return config
+
+
+def parameterisation(name: str, schedule):
+    """resolve.parameterisation(name) for a denoiser on `schedule`: Ho's posterior mean ('mean')
+    one step of 1/T back on a DDPM schedule, of 0.01 on the others (which have no T)."""
+    step = name == "mean" and not isinstance(schedule, S.DiscreteDDPM)
+    return resolve.parameterisation({"name": name, **({"step": 0.01} if step else {})}, schedule)

@@ -20,6 +20,7 @@ from diffjax.models import EDMNoiseInput, TimeInput
 from diffjax.networks import MLP
 from diffjax.parameterisations import EDMPreconditioned
 from diffjax.training import init_train_state, make_optimizer, make_train_step
+from tests import cases
 
 DIFFUSIONS = {
     "ddpm": S.DiscreteDDPM(num_timesteps=100),
@@ -39,7 +40,8 @@ SAMPLERS = [
 
 def build(parameterisation: str, process: str):
     """(denoiser, loss) of the pair: the loss of the process on the one denoiser."""
-    p = resolve.parameterisation(parameterisation)
+    schedule = FLOWS[process[5:]].schedule if process.startswith("flow:") else DIFFUSIONS[process]
+    p = cases.parameterisation(parameterisation, schedule)
     conditioning = EDMNoiseInput() if isinstance(p, EDMPreconditioned) else TimeInput()
     network = FlaxNetwork(MLP(width=16, depth=2))
     if process.startswith("flow:"):

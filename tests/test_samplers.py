@@ -11,6 +11,7 @@ from diffjax import schedules as S
 from diffjax.models import EDMNoiseInput, TimeInput
 from diffjax.parameterisations import EDMPreconditioned, EpsPrediction, X0Prediction
 from diffjax.samplers import prior_sample, sample, time_grid
+from tests import cases
 
 MEAN, COV = jnp.array([0.5, -1.0]), jnp.array([[1.0, 0.3], [0.3, 0.5]])
 T0, T1 = 0.98, 0.02
@@ -334,7 +335,7 @@ def _check_contract(name: str, full: bool):
     params = jnp.array([[0.9, 0.1], [-0.2, 0.7]], jnp.float32)
     key = jax.random.PRNGKey(0)
     for sname, sched, pname in _contract_pairs(name, full):
-        p = resolve.parameterisation(pname)
+        p = cases.parameterisation(pname, sched)
         edm = isinstance(p, EDMPreconditioned)
         den = Denoiser(tiny_network, sched, p, EDMNoiseInput() if edm else TimeInput())
         x = prior_sample(jax.random.PRNGKey(1), (4, 2), sched, dtype=jnp.float32)

@@ -1,22 +1,27 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
 
-from diffjax import Denoiser, analytic
+from diffjax import Denoiser, analytic, resolve
 from diffjax import schedules as S
 from diffjax.losses import (
+    DiscreteTime,
+    Path,
     bits_per_dim,
     ddpm_bound,
     ddpm_posterior,
     discretized_gaussian_log_likelihood,
     hybrid_loss,
     make_hybrid_loss,
+    make_vlb_loss,
     prior_kl,
     vlb_term,
 )
-from diffjax.parameterisations import X0Prediction
+from diffjax.parameterisations import MeanPrediction, X0Prediction
 from diffjax.schedules import ReverseVariance
 
 SMALL, LARGE, LEARNED = list(ReverseVariance)
@@ -184,3 +189,95 @@ def test_learned_variance_denoiser_in_the_bound_and_the_hybrid_loss():
         np.testing.assert_allclose(got, want, rtol=1e-10)
     out = make_hybrid_loss(learned)(None, {"data": x0}, key)
     assert out.shape == (16,) and np.all(np.isfinite(np.asarray(out)))
+
+
+@pytest.mark.parametrize("i", [1, 2, 10, 500, 1000])
+def test_mean_prediction_is_hos_posterior_mean(i):
+    """MeanPrediction's (c_x0, c_xt) at t = i/T are Ho's eq. 7 coefficients (c = (1, 0) at i = 1:
+    the decoder mean is x0), and a prediction round-trips through (x0, eps)."""
+    s = S.DiscreteDDPM()
+    par = MeanPrediction(schedule=s)
+    rec = s(jnp.full((3,), i / 1000, jnp.float64))
+    post = ddpm_posterior(s, jnp.full((3,), max(i, 2)), jnp.float64)
+    want = (post.coef_x0, post.coef_xt) if i > 1 else (np.ones(3), np.zeros(3))
+    for got, ref in zip(par.coefficients(rec), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+    x0 = gaussian_data(jax.random.PRNGKey(5), 3)
+    x = rec.alpha[:, None] * x0 + rec.sigma[:, None] * 0.7
+    mu = par.from_x0_eps(x0, (x - rec.alpha[:, None] * x0) / rec.sigma[:, None], x, rec)
+    np.testing.assert_allclose(mu, want[0][:, None] * x0 + want[1][:, None] * x, rtol=1e-9)
+    np.testing.assert_allclose(par.to_x0_eps(mu, x, rec)[0], x0, rtol=1e-7, atol=1e-9)
+
+
+def test_mean_prediction_off_the_grid_is_the_gaussian_posterior_mean():
+    """On a continuous schedule, one step of `step` back: mu = alpha_s sigma_ts^2/sigma_t^2 x0 +
+    alpha_ts sigma_s^2/sigma_t^2 x_t from the forward marginals directly (VDM eq. 7-9)."""
+    s, step = S.Cosine(), 0.03
+    par = MeanPrediction(schedule=s, step=step)
+    t = jnp.array([0.05, 0.4, 0.9], jnp.float64)
+    rec, prev = s(t), s(t - step)
+    a_ts = rec.alpha / prev.alpha
+    s2_ts = rec.sigma**2 - a_ts**2 * prev.sigma**2
+    c_x0, c_xt = par.coefficients(rec)
+    np.testing.assert_allclose(c_x0, prev.alpha * s2_ts / rec.sigma**2, rtol=1e-9)
+    np.testing.assert_allclose(c_xt, a_ts * prev.sigma**2 / rec.sigma**2, rtol=1e-9)
+    np.testing.assert_allclose(par.error_scale(rec), c_x0)
+
+
+def test_mean_prediction_names_what_it_needs():
+    with pytest.raises(ValueError, match="needs it"):
+        resolve.parameterisation("mean")
+    with pytest.raises(ValueError, match="step is needed on Cosine"):
+        resolve.parameterisation("mean", schedule=S.Cosine())
+    par = resolve.parameterisation("mean", schedule=S.DiscreteDDPM(num_timesteps=50))
+    assert par.step == 1 / 50
+    with pytest.raises(ValueError, match="denoiser's own schedule"):
+        Denoiser(lambda *a: a[1], S.DiscreteDDPM(), par)
+
+
+def test_vlb_loss_is_the_bound_term_of_its_timestep_in_bits_per_dim():
+    """Ho's 'L': at the x_t and i its key draws, the loss is L_{i-1} / (D ln 2) (the KL, or the
+    decoder NLL where i = 1), so T E_i[loss] D ln 2 + L_T is the bound `ddpm_bound` evaluates."""
+    s = S.DiscreteDDPM(num_timesteps=50, beta_end=0.3)
+    exact = analytic.exact_denoiser(analytic.gaussian_mixture([1.0], [[MU] * DIM], [STD**2]), s)
+    x0, key = gaussian_data(jax.random.PRNGKey(6), 4000), jax.random.PRNGKey(7)
+    loss = make_vlb_loss(exact, variance=SMALL, num_levels=17)(None, {"data": x0}, key)
+    ps = Path(schedule=s).draw(key, x0, DiscreteTime(), None, None)
+    i = jnp.round(ps.t * 50).astype(jnp.int32)
+    assert set(np.unique(np.asarray(i))) == set(range(1, 51))  # uniform over 1..T, i = 1 too
+    term = vlb_term(s, x0, ps.x_t, i, exact(None, ps.x_t, ps.t)[0], SMALL, None, 17)
+    np.testing.assert_allclose(loss, term / (DIM * np.log(2)), rtol=1e-12)
+    # the KL part matches its closed form for Gaussian data (the decoder term aside)
+    for j in (2, 10, 50):
+        kl = np.asarray(term)[np.asarray(i) == j]
+        assert abs(kl.mean() - closed_form_kl(s, j)) < 4 * kl.std() / np.sqrt(len(kl)), j
+
+
+def test_vlb_loss_trains_mean_and_learned_variance():
+    """Unlike the hybrid loss, Ho's L sends its gradient to the mean as well as the variance."""
+    s = S.DiscreteDDPM(num_timesteps=20, beta_end=0.3)
+    net = lambda p, x, t, c: jnp.concatenate([p["m"] * x, jnp.full_like(x, p["v"])], -1)
+    den = Denoiser(net, s, MeanPrediction(schedule=s), learned_variance=True)
+    x0 = gaussian_data(jax.random.PRNGKey(9), 64)
+    total = lambda p: jnp.mean(make_vlb_loss(den)(p, {"data": x0}, jax.random.PRNGKey(1)))
+    grads = jax.grad(total)({"m": jnp.asarray(0.9), "v": jnp.asarray(0.1)})
+    assert abs(float(grads["m"])) > 0 and abs(float(grads["v"])) > 0
+    with pytest.raises(ValueError, match="learned_variance=True"):
+        make_vlb_loss(dataclasses.replace(den, learned_variance=False), variance=LEARNED)
+
+
+def test_the_bound_term_has_finite_gradients_far_from_the_data():
+    """The decoder branch is computed for every i (then discarded where i > 1): a far-off mean
+    there, or a decoder mean far off its bins, must not give a NaN gradient (a mu~ network at init)."""
+    s = S.DiscreteDDPM(num_timesteps=50)
+    x0 = gaussian_data(jax.random.PRNGKey(10), 4).astype(jnp.float32)
+    i = jnp.array([1, 2, 30, 50])
+
+    def total(x0_hat):
+        return jnp.sum(vlb_term(s, x0, 0.5 * x0, i, x0_hat, LARGE, None, 17))
+
+    grad = jax.grad(total)(jnp.full_like(x0, 300.0))
+    assert np.all(np.isfinite(np.asarray(grad)))
+    # every term pulls the mean back down, but the top bin (x0 > 1 - 1/16) which it already covers
+    inner = np.asarray(x0 < 1 - 1 / 16) | (np.arange(4) > 0)[:, None]
+    assert np.all(np.asarray(grad)[inner] > 0) and np.all(np.asarray(grad)[~inner] == 0)

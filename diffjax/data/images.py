@@ -38,6 +38,9 @@ TFDS_IMAGE_DATASETS = {
 }
 
 
+DIGITS_LEVELS = 17  # sklearn digits' pixel values 0..16
+
+
 def to_unit_range(images: np.ndarray, num_levels: int = 256) -> np.ndarray:
     """Integer levels 0..num_levels-1 -> float32 in [-1, 1]: x = 2 v / (num_levels - 1) - 1."""
     return (np.asarray(images, np.float32) * (2.0 / (num_levels - 1)) - 1.0).astype(np.float32)
@@ -75,8 +78,8 @@ def load_digits(split: str = "train", *, test_size: int = 297, seed: int = 0) ->
     d = sk_digits()
     order = np.random.default_rng(seed).permutation(len(d.images))
     idx = {"test": order[:test_size], "train": order[test_size:], "all": order}[split]
-    images = to_unit_range(d.images[idx, :, :, None], 17)
-    return ArrayImages(images, d.target[idx].astype(np.int32), num_levels=17)
+    images = to_unit_range(d.images[idx, :, :, None], DIGITS_LEVELS)
+    return ArrayImages(images, d.target[idx].astype(np.int32), num_levels=DIGITS_LEVELS)
 
 
 def load_npz(

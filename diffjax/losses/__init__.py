@@ -50,6 +50,7 @@ from diffjax.losses._vlb import (
     gaussian_kl,
     hybrid_loss,
     make_hybrid_loss,
+    make_vlb_loss,
     prior_kl,
     vlb_term,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "gaussian_kl",
     "hybrid_loss",
     "make_hybrid_loss",
+    "make_vlb_loss",
     "presets",
     "prior_kl",
     "sample_plan",

@@ -41,7 +41,7 @@ def weighted_denoising_error(
 
 def split_dropout_key(denoiser, key: Array) -> tuple[Array | None, Array]:
     """(dropout key or None, the rest): a network with dropout takes the first half of a split."""
-    if getattr(denoiser.network, "takes_train", False):
+    if getattr(getattr(denoiser, "network", None), "takes_train", False):
         k_drop, key = jax.random.split(key)
         return k_drop, key
     return None, key

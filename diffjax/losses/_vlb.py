@@ -22,7 +22,7 @@ from diffjax.losses._path import Path
 from diffjax.losses._time_sampling import DiscreteTime
 from diffjax.losses._weighting import SNRWeighting
 from diffjax.parameterisations import broadcast_to_data
-from diffjax.schedules import DiscreteDDPM, ReverseVariance, discrete_log_alpha_bar
+from diffjax.schedules import DiscreteDDPM, ReverseVariance
 
 Array = jax.Array
 
@@ -39,14 +39,7 @@ class DDPMPosterior(NamedTuple):
 def ddpm_posterior(schedule: DiscreteDDPM, i: Array, dtype=None) -> DDPMPosterior:
     """Posterior coefficients at integer timesteps i in 1..T."""
     dtype = dtype or jnp.result_type(float)
-    grid = discrete_log_alpha_bar(
-        schedule.beta_schedule,
-        schedule.num_timesteps,
-        schedule.beta_start,
-        schedule.beta_end,
-        schedule.cosine_s,
-    )
-    lab = jnp.asarray(grid, dtype)
+    lab = jnp.asarray(schedule.log_alpha_bar_grid(), dtype)
     abar = jnp.exp(lab)
     beta = -jnp.expm1(lab[1:] - lab[:-1])  # beta_i for i = 1..T at index i - 1
     post_var = beta * (1.0 - abar[:-1]) / (1.0 - abar[1:])
@@ -105,12 +98,13 @@ def discretized_gaussian_log_likelihood(
     lower = (x - mean - half) * inv
     log_cdf_upper = jax.scipy.special.log_ndtr(upper)
     log_sf_lower = jax.scipy.special.log_ndtr(-lower)
-    # log(Phi(upper) - Phi(lower)) computed on the side of the mean where it is accurate
-    mid_right = log_cdf_upper + jnp.log1p(
-        -jnp.exp(jax.scipy.special.log_ndtr(lower) - log_cdf_upper)
-    )
-    mid_left = log_sf_lower + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(-upper) - log_sf_lower))
-    middle = jnp.where(lower > 0, mid_left, mid_right)
+    # log(Phi(upper) - Phi(lower)) on the side of the mean where it is accurate: right of the
+    # mean (lower > 0) as log(Phi(-lower) - Phi(-upper)). One expression on swapped arguments,
+    # so that no discarded branch (log1p(-1) = -inf) sends NaN into the gradient.
+    right = lower > 0
+    hi, lo = jnp.where(right, -lower, upper), jnp.where(right, -upper, lower)
+    log_hi = jax.scipy.special.log_ndtr(hi)
+    middle = log_hi + jnp.log1p(-jnp.exp(jax.scipy.special.log_ndtr(lo) - log_hi))
     edge = 1.0 - half
     return jnp.where(x < -edge, log_cdf_upper, jnp.where(x > edge, log_sf_lower, middle))
 
@@ -151,17 +145,23 @@ def vlb_term(
         broadcast_to_data(model_log_variance(post, variance, v), x0), x0.shape
     )
     kl = _sum_dims(gaussian_kl(true_mean, true_logvar, model_mean, model_logvar))
+    # the decoder only where i = 1: elsewhere its mean is x0, so that the branch not taken
+    # (a far-off mean makes log(Phi(u) - Phi(l)) -inf) sends no NaN into the gradient
+    first = broadcast_to_data(jnp.asarray(i) == 1, x0)
+    decoder_mean = jnp.where(first, model_mean, x0)
     nll = -_sum_dims(
-        discretized_gaussian_log_likelihood(x0, model_mean, 0.5 * model_logvar, num_levels)
+        discretized_gaussian_log_likelihood(x0, decoder_mean, 0.5 * model_logvar, num_levels)
     )
     return jnp.where(jnp.asarray(i) == 1, nll, kl)
 
 
-def _x0_and_variance(denoiser, params, x, t, cond):
-    """(x0_hat, learned-range output or None) of any denoiser (the exact one included)."""
+def _x0_and_variance(denoiser, params, x, t, cond, key=None):
+    """(x0_hat, learned-range output or None) of any denoiser (the exact one included); `key`
+    for a network with dropout."""
+    kw = {} if key is None else {"key": key}
     if not getattr(denoiser, "learned_variance", False):
-        return denoiser(params, x, t, cond)[0], None
-    p = denoiser.predict(params, x, t, cond)
+        return denoiser(params, x, t, cond, **kw)[0], None
+    p = denoiser.predict(params, x, t, cond, **kw)
     return denoiser.parameterisation.to_x0_eps(p.pred, x, p.rec)[0], p.variance
 
 
@@ -240,6 +240,7 @@ def make_hybrid_loss(denoiser, *, vlb_weight: float = 1e-3) -> LossFn:
     check_instance("denoiser.schedule", denoiser.schedule, DiscreteDDPM)
     if not denoiser.learned_variance:
         raise ValueError("make_hybrid_loss needs a Denoiser with learned_variance=True.")
+
     path, times = Path(schedule=denoiser.schedule), DiscreteTime()
 
     def loss(params, batch, key: Array) -> Array:
@@ -255,5 +256,33 @@ def make_hybrid_loss(denoiser, *, vlb_weight: float = 1e-3) -> LossFn:
         return hybrid_loss(
             simple, denoiser.schedule, ps.x0, ps.x_t, i, x0_hat, p.variance, vlb_weight
         )
+
+    return loss
+
+
+def make_vlb_loss(
+    denoiser, *, variance: ReverseVariance = ReverseVariance.FIXED_LARGE, num_levels: int = 256
+) -> LossFn:
+    """Ho et al. (2020)'s true bound L as the training loss (their Table 2 rows 'L'; the 'kl'
+    loss of their code): L_{i-1} in bits/dim at i uniform in 1..T (the decoder NLL at i = 1),
+    its gradient reaching the mean and, on a learned-variance denoiser, the variance (the
+    LEARNED_RANGE interpolation, no stop-gradient: Nichol & Dhariwal's L_vlb). `variance` is
+    the fixed reverse variance otherwise; num_levels the data's pixel levels (decoder bins).
+    """
+    check_instance("denoiser.schedule", denoiser.schedule, DiscreteDDPM)
+    check_instance("variance", variance, ReverseVariance)
+    if getattr(denoiser, "learned_variance", False):
+        variance = ReverseVariance.LEARNED_RANGE
+    elif variance is ReverseVariance.LEARNED_RANGE:
+        raise ValueError("variance=LEARNED_RANGE needs a Denoiser with learned_variance=True.")
+    path, schedule = Path(schedule=denoiser.schedule), denoiser.schedule
+
+    def loss(params, batch, key: Array) -> Array:
+        k_drop, key = split_dropout_key(denoiser, key)
+        ps = path.draw(key, batch["data"], DiscreteTime(), None, batch.get("cond"))
+        x0_hat, v = _x0_and_variance(denoiser, params, ps.x_t, ps.t, ps.cond, k_drop)
+        i = jnp.round(ps.t * schedule.num_timesteps).astype(jnp.int32)
+        term = vlb_term(schedule, ps.x0, ps.x_t, i, x0_hat, variance, v, num_levels)
+        return term / (math.prod(ps.x0.shape[1:]) * math.log(2.0))
 
     return loss

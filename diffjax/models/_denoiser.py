@@ -57,6 +57,7 @@ class Denoiser:
         check_instance("parameterisation", self.parameterisation, Parameterisation)
         check_instance("noise_conditioning", self.noise_conditioning, NoiseConditioning)
         self.noise_conditioning.check(self.schedule)
+        self.parameterisation.check(self.schedule)
 
     def predict(self, params, x: Array, t, cond=None, *, key: Array | None = None) -> Prediction:
         """The network at x_t (batch, ...) and t (scalar or (batch,)); `key` for dropout."""

@@ -11,6 +11,7 @@ from diffjax.parameterisations._base import (
     convert,
 )
 from diffjax.parameterisations._edm import EDMCoefficients, EDMPreconditioned, edm_coefficients
+from diffjax.parameterisations._mean import MeanPrediction
 from diffjax.parameterisations._targets import (
     EpsPrediction,
     ScorePrediction,
@@ -23,6 +24,7 @@ __all__ = [
     "EDMCoefficients",
     "EDMPreconditioned",
     "EpsPrediction",
+    "MeanPrediction",
     "Parameterisation",
     "ScorePrediction",
     "VPrediction",

@@ -43,6 +43,10 @@ class Parameterisation:
         """c(t) with pred_error = c(t) x0_error at fixed x_t (losses move weights between spaces)."""
         raise NotImplementedError
 
+    def check(self, schedule) -> None:
+        """Raises if this parameterisation cannot serve a denoiser on `schedule` (none here)."""
+        del schedule
+
     def network_input(self, x: Array, rec: ScheduleRecord) -> Array:
         """What the network sees for x_t: x_t itself unless the parameterisation preconditions."""
         del rec

@@ -82,10 +82,14 @@ class DiscreteDDPM(Schedule):
             object.__setattr__(self, "t_min", 1.0 / self.num_timesteps)
         super().__post_init__()
 
-    def log_alpha_bar(self, t: Array) -> Array:
-        grid = discrete_log_alpha_bar(
+    def log_alpha_bar_grid(self) -> np.ndarray:
+        """log abar_i for i = 0..T, float64 (`discrete_log_alpha_bar` of this schedule)."""
+        return discrete_log_alpha_bar(
             self.beta_schedule, self.num_timesteps, self.beta_start, self.beta_end, self.cosine_s
         )
+
+    def log_alpha_bar(self, t: Array) -> Array:
+        grid = self.log_alpha_bar_grid()
         times = np.linspace(0.0, 1.0, self.num_timesteps + 1)
         return jnp.interp(t, jnp.asarray(times, t.dtype), jnp.asarray(grid, t.dtype))
 
@@ -96,6 +100,13 @@ class DiscreteDDPM(Schedule):
     def logsnr(self, t):
         lab = self.log_alpha_bar(as_time(t))
         return lab - jnp.log(-jnp.expm1(lab))
+
+    def t_from_logsnr(self, logsnr):
+        """Closed form: log abar = log sigmoid(lambda), then the inverse of log abar's
+        piecewise-linear interpolation over t = i/T (exact: abar_i strictly decreases)."""
+        lab = jax.nn.log_sigmoid(as_time(logsnr))
+        grid, times = self.log_alpha_bar_grid()[::-1], np.linspace(1.0, 0.0, self.num_timesteps + 1)
+        return jnp.interp(lab, jnp.asarray(grid, lab.dtype), jnp.asarray(times, lab.dtype))
 
     def timestep_to_t(self, i) -> Array:
         """Integer timestep i in {0..T} -> t = i / T."""
