@@ -1,5 +1,5 @@
-"""The digits recipe study (experiments/studies/digits_recipes.py): each cell resolves to the paper's
-recipe it names, and the study's tiny variant runs end to end through its own command."""
+"""The digits studies (experiments/studies/digits_recipes.py, ho_table2.py): each cell resolves to
+the recipe it names, and each study's tiny variant runs end to end through its own command."""
 
 import json
 import os
@@ -11,6 +11,7 @@ from diffjax import samplers
 from diffjax.parameterisations import (
     EDMPreconditioned,
     EpsPrediction,
+    MeanPrediction,
     VelocityPrediction,
     VPrediction,
 )
@@ -94,3 +95,40 @@ def test_the_whole_tiny_variant_runs(tmp_path):
         ]
     assert len(list(tmp_path.glob("jobs/*/seed*/results.json"))) == 14
     assert len(list(tmp_path.glob("jobs/*/seed*/evals/*/results.json"))) == 14
+
+
+HO = "experiments/studies/ho_table2.py"
+
+
+def test_every_ho_table2_cell_is_the_row_it_names():
+    study = S.load_study(os.path.join(ROOT, HO))
+    jobs = S.jobs(study, seeds=[0])
+    assert len(jobs) == 14 and all("," not in c for j in jobs for c in j.cell)
+    for job in jobs:
+        config = S.job_config(study, job)
+        den = components.build(config).denoiser
+        objective, variance = job.cell
+        want = MeanPrediction if objective.startswith("mu~") else EpsPrediction
+        assert isinstance(den.parameterisation, want), job.cell
+        assert den.learned_variance == ("learned" in objective), job.cell
+        assert config.objective.loss == (
+            "vlb" if " L " in objective else "hybrid" if "hybrid" in objective else "denoising"
+        )
+        fixed = {"beta": "beta", "beta~": "beta_tilde"}[variance]
+        assert config.eval.bound_variance == fixed and fixed in config.sample.sampler
+        assert config.eval.metrics == ("fd", "bound") and config.train.num_steps == 2000
+
+
+def test_ho_table2_tiny_runs_the_mean_prediction_on_the_bound_with_a_learned_variance(tmp_path):
+    """Ho's baseline row end to end (mu~, L, learned Sigma), scored under both fixed variances:
+    its bound uses the model's own variance, so the two levels' bounds are the same number."""
+    label = "mu~ + L + learned Sigma"
+    args = ["--study", HO, "--workdir", str(tmp_path), "--variant", "tiny", "--seeds", "0"]
+    with open(tmp_path / "log.txt", "w") as log:
+        code = run_study([*args, "--only", f"objective={label}"], log).wait(timeout=600)
+    assert code == 0, (tmp_path / "log.txt").read_text()[-3000:]
+    seed0 = tmp_path / "jobs" / label / "seed0"
+    beta = json.loads((seed0 / "results.json").read_text())
+    tilde = json.loads((seed0 / "evals" / "beta~" / "results.json").read_text())
+    assert np.isfinite(beta["bits_per_dim"]) and beta["bits_per_dim"] == tilde["bits_per_dim"]
+    assert np.isfinite(beta["fd"]) and np.isfinite(tilde["fd"]) and beta["fd"] != tilde["fd"]
