@@ -237,13 +237,22 @@ def build(config, total_steps: int | None = None) -> Components:
     host_ot = (config.train.couple_on_host or several) and isinstance(path.coupling, ExactOT)
     if host_ot:
         path = dataclasses.replace(path, coupling=Independent())
+    sampler = resolved("sample.sampler", resolve.sampler, config.sample.sampler)
+    if (
+        getattr(sampler, "variance", None) is ReverseVariance.LEARNED_RANGE
+        and not denoiser.learned_variance
+    ):
+        raise ValueError(
+            "config.sample.sampler: variance 'learned_range' needs a model with a learned variance "
+            "(config.objective.loss='hybrid', or 'vlb' with vlb_variance='learned')."
+        )
     return Components(
         denoiser=denoiser,
         loss=_loss(config, denoiser, path, classes),
         path=path,
         host_ot=host_ot,
         optimizer=optimizer(config, total_steps),
-        sampler=resolved("sample.sampler", resolve.sampler, config.sample.sampler),
+        sampler=sampler,
         grid=resolved("sample.grid", resolve.grid, config.sample.grid),
         sampling_denoiser=_sampling_denoiser(config, denoiser, classes),
     )

@@ -114,14 +114,15 @@ def test_every_ho_table2_cell_is_the_row_it_names():
         assert config.objective.loss == (
             "vlb" if " L " in objective else "hybrid" if "hybrid" in objective else "denoising"
         )
-        fixed = {"beta": "beta", "beta~": "beta_tilde"}[variance]
-        assert config.eval.bound_variance == fixed and fixed in config.sample.sampler
+        fixed = {"own Sigma": "beta", "beta~": "beta_tilde"}[variance]
+        own = "learned_range" if den.learned_variance and variance == "own Sigma" else fixed
+        assert config.eval.bound_variance == fixed and own in config.sample.sampler, job.cell
         assert config.eval.metrics == ("fd", "bound") and config.train.num_steps == 2000
 
 
 def test_ho_table2_tiny_runs_the_mean_prediction_on_the_bound_with_a_learned_variance(tmp_path):
-    """Ho's baseline row end to end (mu~, L, learned Sigma), scored under both fixed variances:
-    its bound uses the model's own variance, so the two levels' bounds are the same number."""
+    """Ho's baseline row end to end (mu~, L, learned Sigma), sampled with its learned variance
+    and with beta~: its bound uses the model's own variance, so both levels' bounds agree."""
     label = "mu~ + L + learned Sigma"
     args = ["--study", HO, "--workdir", str(tmp_path), "--variant", "tiny", "--seeds", "0"]
     with open(tmp_path / "log.txt", "w") as log:

@@ -264,6 +264,7 @@ def test_configs_of_each_family():
         ("objective.loss", "vlb", r"config.objective.loss='vlb': denoiser.schedule"),
         ("objective.parameterisation", "noise", r"config.objective.parameterisation: .*'noise'"),
         ("sample.sampler", "dpmpp_4m", r"config.sample.sampler: .*'dpmpp_4m'"),
+        ("sample.sampler", "ddpm(variance='learned_range')", "needs a model with a learned var"),
         ("sample.grid", "cosine", r"config.sample.grid: .*'cosine'"),
         ("eval.metrics", ("w2", "fid50k"), r"config.eval.metrics: 'fid50k' is not one of"),
         ("eval.metrics", ("fd",), r"config.eval.metrics: 'fd' needs 8x8 digits"),

@@ -281,3 +281,35 @@ def test_the_bound_term_has_finite_gradients_far_from_the_data():
     # every term pulls the mean back down, but the top bin (x0 > 1 - 1/16) which it already covers
     inner = np.asarray(x0 < 1 - 1 / 16) | (np.arange(4) > 0)[:, None]
     assert np.all(np.asarray(grad)[inner] > 0) and np.all(np.asarray(grad)[~inner] == 0)
+
+
+def test_ddpm_samples_with_the_models_learned_variance():
+    """DDPM(variance=LEARNED_RANGE) reads the model's v: v = -1 draws exactly the beta~ chain and
+    v = 1 the beta chain (same key, same grid, a respaced one too); v = 0 their geometric mean
+    (one step's spread); a model without a variance is refused by name."""
+    from diffjax.samplers import DDPM, prior_sample, sample, time_grid
+
+    s = S.DiscreteDDPM(num_timesteps=100)
+    exact = analytic.exact_denoiser(analytic.gaussian_mixture([1.0], [[MU] * DIM], [STD**2]), s)
+    x = prior_sample(jax.random.PRNGKey(11), (256, DIM), s, dtype=jnp.float64)
+    key = jax.random.PRNGKey(12)
+
+    def learned(v):
+        net = lambda p, xx, t, c: jnp.concatenate([exact(p, xx, t)[0], jnp.full_like(xx, v)], -1)
+        return Denoiser(net, s, X0Prediction(), learned_variance=True)
+
+    for steps in (100, 10):
+        grid = time_grid(s, steps)
+        for v, fixed in ((-1.0, SMALL), (1.0, LARGE)):
+            got = sample(learned(v), x, grid, DDPM(variance=LEARNED), key=key).samples
+            want = sample(exact, x, grid, DDPM(variance=fixed), key=key).samples
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    # one step, one draw z: x = m + sqrt(var) z, so (mid - small)/(large - small) =
+    # ((beta~ beta)^(1/4) - beta~^(1/2))/(beta^(1/2) - beta~^(1/2)) = 1/(1 + (sigma_t/sigma_s)^(1/2))
+    grid = jnp.array([0.5, 0.4])
+    run = lambda den, var: sample(den, x, grid, DDPM(variance=var), key=key).samples
+    small, large, mid = run(exact, SMALL), run(exact, LARGE), run(learned(0.0), LEARNED)
+    ratio = 1.0 / (1.0 + jnp.sqrt(s(0.5).sigma / s(0.4).sigma))
+    np.testing.assert_allclose((mid - small) / (large - small), ratio, rtol=1e-8)
+    with pytest.raises(ValueError, match="needs a Denoiser with learned_variance=True"):
+        sample(exact, x, time_grid(s, 10), DDPM(variance=LEARNED), key=key)

@@ -43,7 +43,9 @@ def _check_eta(eta: float) -> None:
 class DDPM(Sampler):
     """Ho et al. (2020), Alg. 2: x_s ~ N(posterior mean at x0_hat, beta~ or beta).
 
-    variance: FIXED_SMALL (beta~) or FIXED_LARGE (beta, Ho's CIFAR-10 choice).
+    variance: FIXED_SMALL (beta~), FIXED_LARGE (beta, Ho's CIFAR-10 choice), or LEARNED_RANGE:
+    exp(v log beta + (1 - v) log beta~) with v = (output + 1)/2 the model's own (Nichol &
+    Dhariwal 2021, eq. 15; a Denoiser with learned_variance=True), on any grid.
     """
 
     variance: ReverseVariance = ReverseVariance.FIXED_SMALL
@@ -52,23 +54,35 @@ class DDPM(Sampler):
 
     def __post_init__(self):
         check_instance("variance", self.variance, ReverseVariance)
-        if self.variance is ReverseVariance.LEARNED_RANGE:
-            raise ValueError(
-                "DDPM(variance=LEARNED_RANGE) is not supported: a sampler sees (x0_hat, eps_hat); "
-                "use FIXED_SMALL or FIXED_LARGE."
-            )
 
     @property
     def stochastic(self) -> bool:
         return True
 
+    def _predict(self, ctx, x, t):
+        """(x0_hat, the learned-range output or None): one evaluation."""
+        if self.variance is not ReverseVariance.LEARNED_RANGE:
+            return ctx.denoise(x, t)[0], None
+        if ctx.denoise_with_variance is None:
+            raise ValueError(
+                "DDPM(variance=LEARNED_RANGE) needs a Denoiser with learned_variance=True (its "
+                "network outputs the variance); use FIXED_SMALL or FIXED_LARGE for this model."
+            )
+        x0, _, v = ctx.denoise_with_variance(x, t)
+        return x0, v
+
     def step(self, ctx, state, i, t, t_next, key):
-        x0, _ = ctx.denoise(state.x, t)
+        x0, v = self._predict(ctx, state.x, t)
         rec, rec_s, a_ts, var_ts, beta_tilde = _transition(ctx, t, t_next)
         mean = (a_ts * rec_s.sigma**2 / rec.sigma**2) * state.x + (
             rec_s.alpha * var_ts / rec.sigma**2
         ) * x0
         var = beta_tilde if self.variance is ReverseVariance.FIXED_SMALL else var_ts
+        if v is not None:  # log beta~ clipped away from -inf (beta~ = 0 on the last step)
+            tiny = jnp.finfo(state.x.dtype).tiny
+            frac = (v + 1.0) / 2.0
+            log_var = frac * jnp.log(var_ts) + (1.0 - frac) * jnp.log(jnp.maximum(beta_tilde, tiny))
+            var = jnp.exp(log_var)
         var = jnp.where(rec_s.sigma == 0, 0.0, var)  # the last step returns the mean
         x = mean + jnp.sqrt(var) * noise_like(key, state.x)
         return state._replace(x=x, nfe=state.nfe + 1)

@@ -27,6 +27,9 @@ class StepContext(NamedTuple):
     key: Array | None = None  # the run's key (a Brownian tree draws from it at every step)
     score: Callable | None = None  # (x, t) -> grad log p_t of a model with its own score head
     bridge_sigma: float | None = None  # that model's Brownian-bridge noise ([SF]2M)
+    # (x, t) -> (x0_hat, eps_hat, v) of a model with a learned variance (Nichol & Dhariwal's
+    # interpolation v in [-1, 1] between log beta~ and log beta), from one evaluation
+    denoise_with_variance: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

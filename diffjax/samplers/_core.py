@@ -95,6 +95,18 @@ def _exact_first_step(ctx: StepContext, x: Array, t: Array, t_next: Array) -> Ar
     return rec.alpha * x0 + rec.sigma * eps
 
 
+def _with_variance(denoiser, params, cond):
+    """(x, t) -> (x0_hat, eps_hat, v) of a learned-variance Denoiser, else None."""
+    if not getattr(denoiser, "learned_variance", False):
+        return None
+
+    def call(x, t):
+        p = denoiser.predict(params, x, t, cond)
+        return (*denoiser.parameterisation.to_x0_eps(p.pred, x, p.rec), p.variance)
+
+    return call
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _run(denoiser, sampler, return_trajectory, infinite_start, params, x_init, grid, key, cond):
     num_steps = grid.shape[0] - 1
@@ -106,6 +118,7 @@ def _run(denoiser, sampler, return_trajectory, infinite_start, params, x_init, g
         key=key,
         score=(lambda x, t: denoiser.score_of(params, x, t, cond)) if own_score else None,
         bridge_sigma=denoiser.sigma if own_score else None,
+        denoise_with_variance=_with_variance(denoiser, params, cond),
     )
 
     def body(state, inputs):
