@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,6 +26,14 @@ def git_revision(repo: str = REPO) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")
+
+
+@functools.cache
+def code_revision() -> str:
+    """git_revision() when this process first asked: the code it imported. A study process
+    runs many jobs while the checkout may move (commits, edits); each row names this revision,
+    not the checkout's HEAD when its job began."""
+    return git_revision()
 
 
 def config_hash(config) -> str:

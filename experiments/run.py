@@ -269,7 +269,7 @@ def _prepare(config):
 
 def _started() -> tuple[float, str]:
     """When and at which revision a run starts (the code it imports is the start's)."""
-    return time.perf_counter(), provenance.git_revision()
+    return time.perf_counter(), provenance.code_revision()
 
 
 def _write_results(config, workdir, results: dict, started: tuple[float, str]) -> dict:

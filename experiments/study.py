@@ -323,6 +323,9 @@ def _parse(argv):
 
 
 def main(argv=None) -> int:
+    from experiments import provenance
+
+    provenance.code_revision()  # the code this process runs: every job's row names it
     args = _parse(sys.argv[1:] if argv is None else argv)
     study = load_study(args.study)
     if args.variant is not None:

@@ -49,6 +49,21 @@ def test_provenance_names_the_revision_a_run_started_at():
     assert same["packages"]["jax"] == jax.__version__
 
 
+def test_a_long_lived_process_names_the_code_it_imported(monkeypatch):
+    """A study process runs jobs for hours while the checkout moves: each row names the
+    revision the process first saw (its code), not HEAD at the job's start."""
+    from experiments import provenance
+
+    heads = iter(["aaa1111-dirty", "bbb2222"])
+    monkeypatch.setattr(provenance, "git_revision", lambda: next(heads))
+    provenance.code_revision.cache_clear()
+    try:
+        assert provenance.code_revision() == "aaa1111-dirty"
+        assert provenance.code_revision() == "aaa1111-dirty"  # HEAD moved to bbb2222 meanwhile
+    finally:
+        provenance.code_revision.cache_clear()
+
+
 def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
     config = configured(ddpm_digits, "tiny,clip", **{"train.sample_every": 10})
     saved = train_and_evaluate(config, str(tmp_path))
