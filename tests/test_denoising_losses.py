@@ -9,6 +9,7 @@ from diffjax import Denoiser, analytic, resolve
 from diffjax import losses as L
 from diffjax import schedules as S
 from diffjax.models import DDPMIndexInput
+from tests import cases
 
 PARAMETERISATIONS = list(resolve.PARAMETERISATIONS)
 # the perturbed exact network reads x_t itself: EDM's F without its input scaling
@@ -190,7 +191,7 @@ def test_loss_runs_in_float32_without_nans():
     s = S.DiscreteDDPM()
     apply_fn = lambda p, x, t, c: p * x
     for p in PARAMETERISATIONS:
-        den = Denoiser(apply_fn, s, resolve.parameterisation(p), DDPMIndexInput())
+        den = Denoiser(apply_fn, s, cases.parameterisation(p, s), DDPMIndexInput())
         loss = L.denoising_loss(den, time_sampling=L.DiscreteTime())
         x0 = jax.random.normal(jax.random.PRNGKey(0), (64, 4, 4, 1), jnp.float32)
         out = loss(jnp.float32(0.5), {"data": x0}, jax.random.PRNGKey(1))
