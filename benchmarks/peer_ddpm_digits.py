@@ -1,0 +1,205 @@
+"""Issue 12, part 4: the PyTorch peer of the DDPM on digits, trained and scored like diffjax's.
+
+diffusers' UNet2DModel in the digits UNet's configuration (`benchmarks.gpu_unet.torch_unet`, the
+same 0.70M parameters, dropout 0.1) trained on the same 1500 training digits (17 levels in
+[-1, 1], `diffjax.data.load_digits`) with the recipe of `configs/ddpm_digits.py:short`: eps
+prediction, L_simple at uniform timesteps of the T = 1000 linear-beta schedule, the 0-based
+timestep as input, Adam 5e-4 with a linear warm-up over 200 steps and global-norm clipping 1,
+EMA 0.999 with the (1 + k)/(10 + k) warm-up, batch 128 from a seeded per-epoch shuffle, 2000 steps.
+Sampled with diffusers' DDPMScheduler (ancestral, sigma_t^2 = beta_t: 'fixed_large', no x0
+clipping unless --clip_sample) over all 1000 steps from the EMA weights, the images clipped to
+[-1, 1], and scored by diffjax's Frechet distance in the digits classifier's features against the
+297 held-out digits (1000 samples), exactly as `experiments.evaluation.fd` scores diffjax's runs.
+
+    make peers && .venv-peers/bin/python -m benchmarks.peer_ddpm_digits --seed 0 \
+        --out runs/peer_ddpm/seed0.json                       # ~15-25 min on the 2-core CPU
+    .venv-peers/bin/python -m benchmarks.peer_ddpm_digits --table runs/peer_ddpm \
+        --out docs/peer_ddpm_digits.md                        # the table next to diffjax's rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import time
+
+import numpy as np
+
+BETAS = (1e-4, 0.02, 1000)
+RECIPE = dict(steps=2000, batch=128, lr=5e-4, warmup=200, clip=1.0, ema=0.999)
+DIFFJAX_ROWS = "docs/digits_recipes.json"
+DIFFJAX_RECIPE = "DDPM: eps + linear + L_simple"
+
+
+def ema_decay(step: int, decay: float) -> float:
+    """diffjax.training.ema_decay with warm-up: min(decay, (1 + k)/(10 + k))."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+def shuffled_batches(num: int, batch: int, seed: int):
+    """Indices of successive batches read in order from a stream of seeded per-epoch permutations
+    (a batch may straddle two epochs, as in diffjax's grain pipeline, `diffjax.data.batches`)."""
+    rng = np.random.default_rng(seed)
+    stream = np.empty(0, np.int64)
+    while True:
+        while len(stream) < batch:
+            stream = np.concatenate([stream, rng.permutation(num)])
+        yield stream[:batch]
+        stream = stream[batch:]
+
+
+def train(torch, model, images: np.ndarray, seed: int, steps: int) -> tuple[list, float]:
+    """The training loop; returns (EMA parameters, final loss)."""
+    r = RECIPE
+    abar = torch.cumprod(1 - torch.linspace(*BETAS[:2], BETAS[2], dtype=torch.float64), 0).float()
+    data = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+    opt = torch.optim.Adam(model.parameters(), lr=r["lr"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(k / r["warmup"], 1.0))
+    ema = [p.detach().clone() for p in model.parameters()]
+    batches = shuffled_batches(len(images), r["batch"], seed)
+    model.train()
+    for k in range(steps):
+        x0 = data[next(batches)]
+        t = torch.randint(0, BETAS[2], (len(x0),))
+        eps = torch.randn_like(x0)
+        a = abar[t].view(-1, 1, 1, 1)
+        loss = torch.mean((model(a.sqrt() * x0 + (1 - a).sqrt() * eps, t).sample - eps) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), r["clip"])
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, list(model.parameters()), 1 - ema_decay(k, r["ema"]))
+    return ema, loss.item()
+
+
+def sample(torch, model, num: int, num_steps: int, clip_sample: bool, seed: int) -> np.ndarray:
+    """DDPMScheduler ancestral sampling; (num, 8, 8, 1) images clipped to [-1, 1]."""
+    from diffusers import DDPMScheduler
+
+    scheduler = DDPMScheduler(
+        num_train_timesteps=BETAS[2],
+        beta_start=BETAS[0],
+        beta_end=BETAS[1],
+        beta_schedule="linear",
+        variance_type="fixed_large",
+        clip_sample=clip_sample,
+        prediction_type="epsilon",
+    )
+    scheduler.set_timesteps(num_steps)
+    gen = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(num, 1, 8, 8, generator=gen)
+    model.eval()
+    with torch.no_grad():
+        for t in scheduler.timesteps:
+            eps = model(x, t.expand(num)).sample
+            x = scheduler.step(eps, t, x, generator=gen).prev_sample
+    return np.clip(x.numpy().transpose(0, 2, 3, 1), -1.0, 1.0).astype(np.float32)
+
+
+def run(seed: int, steps: int, num_samples: int, num_steps: int, clip_sample: bool) -> dict:
+    import torch
+
+    from benchmarks.gpu_unet import torch_unet
+    from diffjax import metrics
+    from diffjax.data import load_digits
+
+    torch.manual_seed(seed)
+    train_set, test = load_digits("train"), load_digits("test").images
+    model = torch_unet("digits")
+    start = time.perf_counter()
+    ema, final_loss = train(torch, model, train_set.images, seed, steps)
+    train_s = time.perf_counter() - start
+    with torch.no_grad():
+        for p, e in zip(model.parameters(), ema, strict=True):
+            p.copy_(e)
+    start = time.perf_counter()
+    images = sample(torch, model, num_samples, num_steps, clip_sample, seed)
+    sample_s = time.perf_counter() - start
+    params, _ = metrics.digits_classifier()
+    return {
+        "seed": seed,
+        "steps": steps,
+        "sampler": f"DDPMScheduler {num_steps} steps" + (", clip_sample" if clip_sample else ""),
+        "fd": metrics.digits_frechet_distance(params, images, test),
+        "inception_score": metrics.digits_inception_score(params, images),
+        "final_loss": final_loss,
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "train_seconds": train_s,
+        "sample_seconds": sample_s,
+        "torch_threads": torch.get_num_threads(),
+        "versions": {"torch": torch.__version__, "diffusers": _version("diffusers")},
+    }
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def _mean_std(values) -> str:
+    v = np.asarray(values, float)
+    return f"{v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.3f} (n={len(v)})"
+
+
+def table(rows_dir: str) -> str:
+    """Markdown: the peer's seeds next to diffjax's DDPM recipe rows at the same budget."""
+    peer = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(rows_dir, "*.json")))]
+    ours = [
+        r
+        for r in json.load(open(DIFFJAX_ROWS))
+        if r["cell"]["recipe"] == DIFFJAX_RECIPE and r["cell"]["sampler"] == "own"
+    ]
+    lines = [
+        "| model | sampler | steps | seeds | FD (digits classifier) | Inception-Score analogue |"
+        " train s / run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for who, rows, sampler in (
+        ("diffjax UNet", ours, "DDPM ancestral 1000 (sigma^2 = beta)"),
+        ("diffusers UNet2DModel + DDPMScheduler", peer, peer[0]["sampler"] if peer else "-"),
+    ):
+        if rows:
+            lines.append(
+                f"| {who} | {sampler} | {rows[0]['steps']} | {[r['seed'] for r in rows]} | "
+                f"{_mean_std([r['fd'] for r in rows])} | "
+                f"{_mean_std([r['inception_score'] for r in rows])} | "
+                f"{np.mean([r['train_seconds'] for r in rows]):.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=RECIPE["steps"])
+    p.add_argument("--num_samples", type=int, default=1000)
+    p.add_argument("--sample_steps", type=int, default=1000)
+    p.add_argument("--clip_sample", action="store_true", help="diffusers' x0 clipping (Ho's)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--table", default="", help="a directory of rows: print the table instead")
+    p.add_argument("--out", default="", help="where the row (json) or the table (markdown) goes")
+    args = p.parse_args()
+    if args.table:
+        text = table(args.table)
+    else:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        text = json.dumps(
+            run(args.seed, args.steps, args.num_samples, args.sample_steps, args.clip_sample)
+        )
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
