@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+import zlib
 
 import jax
 import jax.numpy as jnp
@@ -472,11 +473,13 @@ def config_schedule(config):
 
 
 def evaluate(ev: Evaluation) -> dict:
-    """Every metric of config.eval.metrics (metric i gets fold_in(key, i)), with the seconds each
-    took under `metric_seconds`."""
+    """Every metric of config.eval.metrics, with the seconds each took under `metric_seconds`.
+    A metric's key is fold_in(key, crc32 of its name): its value does not depend on which other
+    metrics run or in what order."""
     out, seconds = {}, {}
-    for i, name in enumerate(ev.config.eval.metrics):
+    for name in ev.config.eval.metrics:
         start = time.perf_counter()
-        out.update(METRICS[name](dataclasses.replace(ev, key=jax.random.fold_in(ev.key, i))))
+        key = jax.random.fold_in(ev.key, zlib.crc32(name.encode()) & 0x7FFFFFFF)
+        out.update(METRICS[name](dataclasses.replace(ev, key=key)))
         seconds[name] = round(time.perf_counter() - start, 3)
     return {**out, "metric_seconds": seconds}

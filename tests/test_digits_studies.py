@@ -117,12 +117,14 @@ def test_every_ho_table2_cell_is_the_row_it_names():
         fixed = {"own Sigma": "beta", "beta~": "beta_tilde"}[variance]
         own = "learned_range" if den.learned_variance and variance == "own Sigma" else fixed
         assert config.eval.bound_variance == fixed and own in config.sample.sampler, job.cell
-        assert config.eval.metrics == ("fd", "bound") and config.train.num_steps == 2000
+        metrics = ("fd", "bound") if variance == "own Sigma" else ("bound",)
+        assert config.eval.metrics == metrics and config.train.num_steps == 2000
 
 
 def test_ho_table2_tiny_runs_the_mean_prediction_on_the_bound_with_a_learned_variance(tmp_path):
     """Ho's baseline row end to end (mu~, L, learned Sigma), sampled with its learned variance
-    and with beta~: its bound uses the model's own variance, so both levels' bounds agree."""
+    and scored on the bound under beta~: its bound uses the model's own variance, so both levels'
+    bounds agree; the beta~ level draws no Frechet distance."""
     label = "mu~ + L + learned Sigma"
     args = ["--study", HO, "--workdir", str(tmp_path), "--variant", "tiny", "--seeds", "0"]
     with open(tmp_path / "log.txt", "w") as log:
@@ -132,4 +134,4 @@ def test_ho_table2_tiny_runs_the_mean_prediction_on_the_bound_with_a_learned_var
     beta = json.loads((seed0 / "results.json").read_text())
     tilde = json.loads((seed0 / "evals" / "beta~" / "results.json").read_text())
     assert np.isfinite(beta["bits_per_dim"]) and beta["bits_per_dim"] == tilde["bits_per_dim"]
-    assert np.isfinite(beta["fd"]) and np.isfinite(tilde["fd"]) and beta["fd"] != tilde["fd"]
+    assert np.isfinite(beta["fd"]) and "fd" not in tilde
