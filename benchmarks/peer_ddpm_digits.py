@@ -29,7 +29,9 @@ import numpy as np
 
 BETAS = (1e-4, 0.02, 1000)
 RECIPE = dict(steps=2000, batch=128, lr=5e-4, warmup=200, clip=1.0, ema=0.999)
-DIFFJAX_ROWS = "docs/digits_recipes.json"
+DIFFJAX_ROWS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "digits_recipes.json"
+)
 DIFFJAX_RECIPE = "DDPM: eps + linear + L_simple"
 
 
@@ -106,6 +108,7 @@ def run(seed: int, steps: int, num_samples: int, num_steps: int, clip_sample: bo
     from benchmarks.gpu_unet import torch_unet
     from diffjax import metrics
     from diffjax.data import load_digits
+    from experiments.provenance import code_revision
 
     torch.manual_seed(seed)
     train_set, test = load_digits("train"), load_digits("test").images
@@ -132,6 +135,7 @@ def run(seed: int, steps: int, num_samples: int, num_steps: int, clip_sample: bo
         "sample_seconds": sample_s,
         "torch_threads": torch.get_num_threads(),
         "versions": {"torch": torch.__version__, "diffusers": _version("diffusers")},
+        "revision": code_revision(),
     }
 
 
@@ -155,8 +159,8 @@ def table(rows_dir: str) -> str:
         if r["cell"]["recipe"] == DIFFJAX_RECIPE and r["cell"]["sampler"] == "own"
     ]
     lines = [
-        "| model | sampler | steps | seeds | FD (digits classifier) | Inception-Score analogue |"
-        " train s / run |",
+        "| model | sampler | steps | seeds | FD (digits classifier) | FD per seed |"
+        " Inception-Score analogue |",
         "|---|---|---|---|---|---|---|",
     ]
     for who, rows, sampler in (
@@ -167,10 +171,29 @@ def table(rows_dir: str) -> str:
             lines.append(
                 f"| {who} | {sampler} | {rows[0]['steps']} | {[r['seed'] for r in rows]} | "
                 f"{_mean_std([r['fd'] for r in rows])} | "
-                f"{_mean_std([r['inception_score'] for r in rows])} | "
-                f"{np.mean([r['train_seconds'] for r in rows]):.0f} |"
+                f"{' / '.join(format(r['fd'], '.2f') for r in rows)} | "
+                f"{_mean_std([r['inception_score'] for r in rows])} |"
             )
     return "\n".join(lines)
+
+
+def document(rows_dir: str) -> str:
+    """The table with its header: what ran, the command, the revision summarising it."""
+    from experiments.provenance import git_revision
+
+    peer = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(rows_dir, "*.json")))]
+    versions = peer[0]["versions"] if peer else {}
+    return (
+        "# diffusers' DDPM on digits next to diffjax's, same recipe and budget (issue 12, part 4)\n\n"
+        f"Peer rows: `.venv-peers/bin/python -m benchmarks.peer_ddpm_digits --seed S --threads 1"
+        f" --out {rows_dir}/seedS.json` (torch {versions.get('torch', '?')}, diffusers "
+        f"{versions.get('diffusers', '?')}); table: `... --table {rows_dir} --out "
+        f"docs/peer_ddpm_digits.md` at revision {git_revision()}. diffjax rows: "
+        f"`docs/digits_recipes.json` ({DIFFJAX_RECIPE!r}, own sampler). Both score 1000 samples against the "
+        "297 held-out digits in the in-project digits classifier's features (floor 14.20).\n\n"
+        + table(rows_dir)
+        + "\n"
+    )
 
 
 def main() -> None:
@@ -185,7 +208,7 @@ def main() -> None:
     p.add_argument("--out", default="", help="where the row (json) or the table (markdown) goes")
     args = p.parse_args()
     if args.table:
-        text = table(args.table)
+        text = document(args.table)
     else:
         if args.threads:
             import torch
