@@ -146,8 +146,9 @@ def _version(name: str) -> str:
 
 
 def _mean_std(values) -> str:
-    v = np.asarray(values, float)
-    return f"{v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.3f} (n={len(v)})"
+    from experiments.tables import mean_std
+
+    return f"{mean_std(values)} (n={len(values)})"
 
 
 def table(rows_dir: str) -> str:
