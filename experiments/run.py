@@ -104,12 +104,21 @@ def _fit(config, workdir, comps, params, batches_from, total, key, hooks=()):
     ckpt.install_sigterm_handler()
     writer = MetricWriter(workdir)
     start = time.perf_counter()
-    state, finished = train(
-        state, step, batches_from, total, checkpointer=ckpt, writer=writer,
-        log_every=t.log_every, hooks=tuple(h(writer) for h in hooks), progress=t.progress,
-    )  # fmt: skip
-    ckpt.close()
-    writer.close()
+    try:
+        state, finished = train(
+            state, step, batches_from, total, checkpointer=ckpt, writer=writer,
+            log_every=t.log_every, hooks=tuple(h(writer) for h in hooks), progress=t.progress,
+        )  # fmt: skip
+    except Exception as err:
+        if ckpt.should_stop():  # a SIGTERM still stops the run (and a study) when its save fails
+            raise SystemExit(
+                f"stopped by SIGTERM; its checkpoint failed ({type(err).__name__}: {err}); "
+                "rerun to resume from the last periodic checkpoint."
+            ) from err
+        raise
+    finally:
+        ckpt.close()
+        writer.close()
     if not finished:
         raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
     params = state.ema_params if o.ema > 0 else state.params

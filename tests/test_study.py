@@ -154,6 +154,34 @@ def test_a_failed_job_is_recorded_never_scored_and_the_study_goes_on(tmp_path, t
         S.job_config(study, S.Job(("icfm", "8g"), 0, {"optim.lr": 1.0}))
 
 
+def test_a_sigterm_whose_checkpoint_fails_still_stops_the_study(tmp_path, tiny_study, monkeypatch):
+    """A real SIGTERM at the start of training, then its preemption save fails (the workdir gone):
+    the study stops (SystemExit) instead of recording a failed job and going on, and the
+    process's own SIGTERM handler is back once training is over."""
+    from diffjax.training import checkpoint
+
+    install = checkpoint.Checkpointer.install_sigterm_handler
+
+    def install_then_signal(self):
+        install(self)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def save_fails(self, *args, **kwargs):
+        raise FileNotFoundError("the workdir was deleted")
+
+    monkeypatch.setattr(checkpoint.Checkpointer, "install_sigterm_handler", install_then_signal)
+    monkeypatch.setattr(checkpoint.Checkpointer, "save", save_fails)
+    before = signal.getsignal(signal.SIGTERM)
+    study = S.load_study(tiny_study)
+    job = S.jobs(study)[0]
+    with pytest.raises(SystemExit, match=r"SIGTERM; its checkpoint failed \(FileNotFoundError"):
+        S.run_job(study, job, str(tmp_path))
+    d = job.directory(str(tmp_path))
+    assert not os.path.exists(os.path.join(d, "results.json"))
+    assert not os.path.exists(os.path.join(d, "failed.json"))
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_the_docs_table_names_its_command_and_every_rows_revision():
     text = tables.docs_text(
         S.Study("t", "configs/flow2d.py", (), (0,), ("w2",)),

@@ -31,6 +31,7 @@ class Checkpointer:
         )
         self.every = every
         self._sigterm = False
+        self._previous_handler = None
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -60,13 +61,20 @@ class Checkpointer:
         return type(target)(*out.state) if isinstance(target, tuple) else out.state, out.meta
 
     def install_sigterm_handler(self):
-        """After SIGTERM, `should_stop()` is True: the loop saves (force=True) and exits."""
-        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "_sigterm", True))
+        """After SIGTERM, `should_stop()` is True: the loop saves (force=True) and exits. `close()`
+        puts the previous handler back, so a SIGTERM after training (during evaluation, between
+        a study's jobs) acts as it would without this checkpointer instead of being swallowed."""
+        self._previous_handler = signal.signal(
+            signal.SIGTERM, lambda *_: setattr(self, "_sigterm", True)
+        )
 
     def should_stop(self) -> bool:
         return self._sigterm
 
     def close(self):
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+            self._previous_handler = None
         self.manager.wait_until_finished()
         self.manager.close()
 
