@@ -10,10 +10,11 @@ import numpy as np
 
 
 def mean_std(values) -> str:
+    """'mean +- std' (sample std, ddof 1) over seeds; one seed has no spread, so the value alone."""
     if not values:
         return "-"
     v = np.asarray(values, np.float64)
-    return f"{v.mean():.3f} +- {(v.std(ddof=1) if v.size > 1 else 0.0):.3f}"
+    return f"{v.mean():.3f} +- {v.std(ddof=1):.3f}" if v.size > 1 else f"{v[0]:.3f}"
 
 
 def _paper_text(entry) -> str:

@@ -182,6 +182,12 @@ def test_a_sigterm_whose_checkpoint_fails_still_stops_the_study(tmp_path, tiny_s
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_cell_shows_its_seed_spread_and_one_seed_shows_no_invented_zero():
+    assert tables.mean_std([23.5, 25.5]) == "24.500 +- 1.414"  # sample std: sqrt(2)
+    assert tables.mean_std([21.07]) == "21.070"
+    assert tables.mean_std([]) == "-"
+
+
 def test_the_docs_table_names_its_command_and_every_rows_revision():
     text = tables.docs_text(
         S.Study("t", "configs/flow2d.py", (), (0,), ("w2",)),
