@@ -10,8 +10,9 @@
   nats/example for points, with the KL estimate E[log p - log q] where the density is exact);
 - `denoiser_error`: E||x0_hat - E[x0 | x_t]||^2 / d against the exact denoiser, over log-SNR (mixtures);
 - `nfe_sweep`: W2 and sampler error at each NFE of `eval.nfe_sweep` (mixtures);
-- `guidance_sweep`: FD, class accuracy and the Inception-Score analogue at each classifier-free
-  guidance scale of `eval.guidance_sweep` (class-conditional digits);
+- `guidance_sweep`: FD, class accuracy and the Inception-Score analogue at each guidance method
+  and scale of `eval.guidance_methods` x `eval.guidance_sweep` (class-conditional digits;
+  `experiments/guidance_eval.py`);
 - `sampler_error`: RMS distance of the samples to those of the exact denoiser through the same
   sampler, grid and initial noise: the error the network adds to the solver's (mixtures).
 
@@ -29,10 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffjax import analytic, losses, metrics
+from diffjax import analytic, metrics
 from diffjax.losses import bits_per_dim, ddpm_bound
 from diffjax.samplers import (
-    ClassifierGuidance,
     ClipX0,
     Hutchinson,
     log_likelihood,
@@ -41,6 +41,7 @@ from diffjax.samplers import (
 )
 from diffjax.samplers._likelihood import bits_per_dim_dequantized
 from diffjax.schedules import DiscreteDDPM
+from experiments.guidance_eval import check_guidance_methods, guidance_sweep
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -71,7 +72,7 @@ def npe(ev: Evaluation) -> dict:
     return {"npe": metrics.normalised_path_energy(energy, w2_src_tgt)}
 
 
-def _digit_scores(params, images: np.ndarray, test: np.ndarray, labels=None) -> dict:
+def digit_scores(params, images: np.ndarray, test: np.ndarray, labels=None) -> dict:
     """FD to the held-out digits, the Inception-Score analogue and, given the labels asked for,
     the fraction of images classified as them (the digits classifier's predictions)."""
     scores = {
@@ -91,7 +92,7 @@ def fd(ev: Evaluation) -> dict:
     n = min(len(ev.samples), len(train))
     train_images = np.stack([train[i]["image"] for i in range(n)])
     counts = np.bincount(metrics.digits_predictions(params, ev.samples), minlength=10)
-    return _digit_scores(params, ev.samples, ev.data.test, ev.cond) | {
+    return digit_scores(params, ev.samples, ev.data.test, ev.cond) | {
         "fd_train_vs_heldout": metrics.digits_frechet_distance(params, train_images, ev.data.test),
         "classifier_heldout_accuracy": accuracy,
         "sample_class_fractions": (counts / counts.sum()).round(4).tolist(),
@@ -302,80 +303,6 @@ def nfe_sweep(ev: Evaluation) -> dict:
     return out
 
 
-def guidance_sweep(ev: Evaluation) -> dict:
-    """Per guidance method of eval.guidance_methods (a sample.guidance spec) and scale w of
-    eval.guidance_sweep (w = 0 unconditional, 1 conditional; Ho & Salimans 2022), from the run's
-    initial noise and labels: FD, class accuracy and Inception-Score analogue in the digits
-    classifier, under `guidance_sweep[method][w]`; the first method also as `fd_w<w>`,
-    `class_accuracy_w<w>`, `inception_score_w<w>`."""
-    params, _ = metrics.digits_classifier()
-    out, table = {}, {}
-    for i, method in enumerate(ev.config.eval.guidance_methods):
-        table[method] = {}
-        if method == CLASSIFIER:
-            noisy, accuracy = _noisy_classifier(ev)
-            out.update(accuracy)
-        for w in ev.config.eval.guidance_sweep:
-            if method == CLASSIFIER:
-                scores = _classifier_guided_scores(ev, params, noisy, float(w))
-            else:
-                scores = _guided_scores(ev, params, method, float(w))
-            table[method][f"{w:g}"] = scores
-            if i == 0:
-                out.update({f"{k}_w{w:g}": v for k, v in scores.items()})
-    return out | {"guidance_sweep": table}
-
-
-CLASSIFIER = "classifier"  # eval.guidance_methods entry: a noise-aware classifier's guidance
-
-
-def _guided_scores(ev: Evaluation, params, method: str, w: float) -> dict:
-    from experiments.components import sampling_denoiser
-
-    config = ev.config.copy_and_resolve_references()
-    config.sample.guidance, config.sample.guidance_scale = method, w
-    den = sampling_denoiser(config, ev.components.denoiser)
-    return _score_guided(ev, params, den, ev.params, f"{method} at guidance scale {w}")
-
-
-def _noisy_classifier(ev: Evaluation):
-    from experiments.components import num_classes
-    from experiments.noisy_classifier import classify_fn, train_noisy_classifier
-
-    classes = num_classes(ev.config)
-    key = jax.random.fold_in(ev.key, 7)
-    params, accuracy = train_noisy_classifier(ev.config, ev.components, ev.data, classes, key)
-    log_prob = losses.classifier_log_prob(
-        classify_fn(ev.config, classes),
-        ev.components.denoiser.schedule,
-        ev.components.denoiser.noise_conditioning,
-    )
-    return (params, log_prob, classes), accuracy
-
-
-def _classifier_guided_scores(ev: Evaluation, params, noisy, w: float) -> dict:
-    """The unconditional mode of the run's network (its 'no label' index) guided by the
-    noise-aware classifier at scale w (Dhariwal & Nichol 2021)."""
-    from experiments.components import sampling_denoiser
-
-    clf_params, log_prob, classes = noisy
-    config = ev.config.copy_and_resolve_references()
-    config.sample.guidance_scale = None
-    base = sampling_denoiser(config, ev.components.denoiser)
-    den = ClassifierGuidance(base, log_prob, w, null_cond=classes)
-    return _score_guided(ev, params, den, (ev.params, clf_params), f"classifier guidance at {w}")
-
-
-def _score_guided(ev: Evaluation, params, den, model_params, what: str) -> dict:
-    from experiments.run import draw
-
-    labels = np.asarray(ev.cond)
-    comps = dataclasses.replace(ev.components, sampling_denoiser=den)
-    images = draw(ev.config, comps, model_params, len(labels), ev.key, ev.x_init, labels)[0]
-    images = metrics.finite(f"samples of {what}", images)
-    return _digit_scores(params, images, ev.data.test, labels)
-
-
 METRICS = {
     "w2": w2,
     "npe": npe,
@@ -388,33 +315,6 @@ METRICS = {
     "nfe_sweep": nfe_sweep,
     "guidance_sweep": guidance_sweep,
 }
-
-
-def _check_guidance_methods(config) -> None:
-    """Each eval.guidance_methods entry at each swept scale, before any work: a guidance spec
-    (its options, CFG++'s range and sampler) or 'classifier' (needs the UNet it is built from)."""
-    from diffjax import resolve
-    from experiments import validate
-    from experiments.components import check_guided_sampler
-    from experiments.launch import resolved
-
-    for method in config.eval.guidance_methods:  # checked with no model attached
-        if method == CLASSIFIER:
-            if config.network.name != "unet":
-                raise ValueError(
-                    "config.eval.guidance_methods: 'classifier' builds its classifier from "
-                    f"config.network.unet; needs config.network.name='unet', got "
-                    f"{config.network.name!r}."
-                )
-            validate.positive_int(config, "eval.classifier_steps")
-            continue
-        for w in config.eval.guidance_sweep:
-            guided = resolved(
-                "eval.guidance_methods",
-                lambda m, w=w: resolve.guidance(m, None, float(w), 0),
-                method,
-            )
-            check_guided_sampler(config, guided, "config.eval.guidance_methods")
 
 
 def check_metrics(config, data=None) -> None:
@@ -432,7 +332,7 @@ def check_metrics(config, data=None) -> None:
         for nfe in config.eval.nfe_sweep:
             nfe_steps(sampler, nfe)
     if "guidance_sweep" in config.eval.metrics:
-        _check_guidance_methods(config)
+        check_guidance_methods(config)
     if data is None:
         return
     needs = {
