@@ -52,18 +52,20 @@ def _product(study):
 def summarise(
     study, rows: list[dict], baselines: dict | None = None, failed=()
 ) -> tuple[str, list]:
-    """Markdown table and per-cell records. `baselines`: {column: {cell/seed key: value}}."""
+    """Markdown table and per-cell records. `baselines`: {column: {cell/seed key: value}}; a
+    baseline with the same values on every row (same data and seeds) is printed once, below."""
     baselines = baselines or {}
+    failures = collections.Counter(tuple(f["cell"].values()) for f in failed)
+    grouped = cells(study, rows)
+    records = [_cell_record(study, cell, sel, baselines) for cell, sel in grouped.items()]
+    shared = [b for b in baselines if records and _same_on_every_row(records, b)]
+    per_row = [b for b in baselines if b not in shared]
     head = [a.name for a in study.axes] + ["seeds"]
     for m in study.metrics:
         head += [f"{m} (ours)"] + ([f"{m} (paper)"] if _has_paper(study, m) else [])
-    head += list(baselines) + ["train s / run", "revisions"]
+    head += per_row + ["train s / run", "revisions"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    records = []
-    failures = collections.Counter(tuple(f["cell"].values()) for f in failed)
-    for cell, sel in cells(study, rows).items():
-        rec = _cell_record(study, cell, sel, baselines)
-        records.append(rec)
+    for (cell, sel), rec in zip(grouped.items(), records, strict=True):
         row = list(cell) + [
             str(len(sel)) + (f" ({failures[cell]} failed)" if failures[cell] else "")
         ]
@@ -71,10 +73,25 @@ def summarise(
             row.append(mean_std(rec["values"][m]))
             if _has_paper(study, m):
                 row.append(_paper_text(rec["paper"].get(m)))
-        row += [mean_std(rec["baselines"][b]) for b in baselines]
+        row += [mean_std(rec["baselines"][b]) for b in per_row]
         row += [f"{np.mean(rec['train_seconds']):.0f}", ", ".join(rec["revisions"])]
         lines.append("| " + " | ".join(row) + " |")
+    if shared:
+        seeds = ", ".join(str(s) for s in records[0]["seeds"])
+        lines += [
+            "",
+            f"Baselines, the same for every row (seeds {seeds}):",
+            "",
+            "| " + " | ".join(shared) + " |",
+            "|" + "---|" * len(shared),
+            "| " + " | ".join(mean_std(records[0]["baselines"][b]) for b in shared) + " |",
+        ]
     return "\n".join(lines) + "\n", records
+
+
+def _same_on_every_row(records: list[dict], baseline: str) -> bool:
+    first = records[0]["baselines"][baseline]
+    return bool(first) and all(r["baselines"][baseline] == first for r in records)
 
 
 def _has_paper(study, metric) -> bool:

@@ -188,6 +188,32 @@ def test_a_cell_shows_its_seed_spread_and_one_seed_shows_no_invented_zero():
     assert tables.mean_std([]) == "-"
 
 
+def test_a_baseline_equal_on_every_row_is_printed_once_below_the_table(tiny_study):
+    study = S.load_study(tiny_study)
+    rows = [
+        {"cell": {"method": m, "task": t}, "seed": seed, "w2": 1.0 + seed, "npe": 0.5}
+        for m in ("icfm", "rf")
+        for t in ("8g", "moons")
+        for seed in (0, 1)
+    ]
+    keys = [tables.baseline_key((r["cell"]["method"], r["cell"]["task"]), r["seed"]) for r in rows]
+    baselines = {
+        "floor": {k: 2.0 + k.endswith("seed1") for k in keys},  # a function of the seed only
+        "task baseline": {k: 3.0 + ("moons" in k) for k in keys},  # differs between rows
+    }
+    table, records = tables.summarise(study, rows, baselines)
+    head, *body = table.split("\n\n")[0].splitlines()
+    assert "task baseline" in head and "floor" not in head
+    # ours and the paper's per metric, then the row's own baseline
+    assert (
+        "| icfm | 8g | 2 | 1.500 +- 0.707 | 0.373 +- 0.103 | 0.500 +- 0.000 | 0.202 | 3.000 +- 0.000 |"
+        in body[1]
+    )
+    assert "| icfm | moons |" in body[2] and "| 4.000 +- 0.000 |" in body[2]
+    assert table.endswith("(seeds 0, 1):\n\n| floor |\n|---|\n| 2.500 +- 0.707 |\n")
+    assert all(r["baselines"]["floor"] == [2.0, 3.0] for r in records)
+
+
 def test_the_docs_table_names_its_command_and_every_rows_revision():
     text = tables.docs_text(
         S.Study("t", "configs/flow2d.py", (), (0,), ("w2",)),
