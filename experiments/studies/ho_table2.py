@@ -68,9 +68,10 @@ NOTES = (
     + "; ".join(f"{k} {'-' if v is None else v}" for k, v in HO_FID.items())
     + "; eps + L_hybrid is Nichol & Dhariwal's (not in Ho's table).\n"
     + """
-Budget: 2000 optimizer steps of batch 128 per model (configs/ddpm_digits.py:short); the study's
-seeds are 0 and 1, the committed table ran seed 0 (`--seeds 0`, CPU time). bits_per_dim: the
-full discrete bound on the 297 held-out digits under the row's variance (a learned variance where the model has one); FD: 1000 samples (ancestral, 1000 steps) against the
+Budget: 2000 optimizer steps of batch 128 per model (configs/ddpm_digits.py:short), seeds 0
+and 1; eps + L_simple is the recipe study's DDPM row (the same training config, not rerun here).
+bits_per_dim: the full discrete bound on the 297 held-out digits under the row's variance (a
+learned variance where the model has one); FD: 1000 samples (ancestral, 1000 steps) against the
 held-out digits in the digits classifier's features. Ho et al.'s Table 2 is CIFAR-10 FID; their
 ordering (lower is better): eps + L_simple < mu~ + L fixed ~ eps + L fixed < mu~ + L learned,
 with mu~ MSE and eps + L learned unstable.
