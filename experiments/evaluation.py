@@ -5,7 +5,8 @@
 - `fd`: Frechet distance in the in-project digits classifier's features, with the train-vs-held-out
   floor and the samples' class histogram (8x8 digits);
 - `fid`: Inception FID against the evaluation split (needs `eval.inception_weights`, a local file);
-- `bound`: the DDPM variational bound in bits/dim on held-out data (a DiscreteDDPM process);
+- `bound`: the DDPM variational bound in bits/dim on held-out data, with its parts over
+  timesteps (prior, decoder, KL terms by range of i) (a DiscreteDDPM process);
 - `pf_nll`: NLL by the probability-flow ODE (bits/dim for images, after uniform dequantisation;
   nats/example for points, with the KL estimate E[log p - log q] where the density is exact);
 - `denoiser_error`: E||x0_hat - E[x0 | x_t]||^2 / d against the exact denoiser, over log-SNR (mixtures);
@@ -31,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffjax import analytic, metrics
-from diffjax.losses import bits_per_dim, ddpm_bound
+from diffjax.losses import bits_per_dim, ddpm_bound, prior_kl
 from diffjax.samplers import (
     ClipX0,
     Hutchinson,
@@ -111,21 +112,39 @@ def fid(ev: Evaluation) -> dict:
 
 
 def bound(ev: Evaluation, chunk: int = 500) -> dict:
-    """The full bound L_T + sum_t L_{t-1} (one lax.scan over all T terms), in bits/dim."""
+    """The full bound L_T + sum_t L_{t-1} (one lax.scan over all T terms), in bits/dim, and its
+    parts (`bound_parts`): where a model's bits go."""
     den, images = ev.components.denoiser, ev.data.test
     variance = resolve_variance(ev.config)
     levels = ev.data.num_levels or 256
     run = jax.jit(
-        lambda x, k: ddpm_bound(den, ev.params, x, k, variance=variance, num_levels=levels)[0]
+        lambda x, k: ddpm_bound(den, ev.params, x, k, variance=variance, num_levels=levels)
     )
-    nats = np.concatenate(
-        [
-            np.asarray(run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(ev.key, i)))
-            for i in range(0, len(images), chunk)
-        ]
-    )
+    outs = [
+        run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(ev.key, i))
+        for i in range(0, len(images), chunk)
+    ]
+    nats = np.concatenate([np.asarray(total) for total, _ in outs])
+    terms = np.concatenate([np.asarray(t) for _, t in outs], axis=1)
     bpd = np.asarray(bits_per_dim(jnp.asarray(nats), jnp.asarray(images)))
-    return {"bits_per_dim": float(bpd.mean()), "bits_per_dim_se": _se(bpd)}
+    prior = np.asarray(prior_kl(den.schedule, jnp.asarray(images)))
+    return {
+        "bits_per_dim": float(bpd.mean()),
+        "bits_per_dim_se": _se(bpd),
+        "bound_parts": bound_parts(terms, prior, images[0].size),
+    }
+
+
+def bound_parts(terms: np.ndarray, prior: np.ndarray, dims: int) -> dict:
+    """The bound's mean over examples split over timesteps, bits/dim: the prior L_T, the decoder
+    L_0 (i = 1) and the KL terms L_{i-1} summed over i in 2-10, 11-100 and 101-T. The parts add
+    up to the bound. terms: (T, batch) nats for i = 1..T; prior: (batch,) nats."""
+    per_step = np.mean(np.asarray(terms, np.float64), axis=1) / (dims * np.log(2.0))
+    parts = {"prior L_T": float(np.mean(prior) / (dims * np.log(2.0)))}
+    parts["decoder L_0 (i = 1)"] = float(per_step[0])
+    for lo, hi in ((2, 10), (11, 100), (101, len(per_step))):
+        parts[f"i = {lo}-{hi}"] = float(np.sum(per_step[lo - 1 : hi]))
+    return parts
 
 
 def resolve_variance(config):

@@ -69,6 +69,8 @@ def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
     saved = train_and_evaluate(config, str(tmp_path))
     # an untrained model's bound is finite and worse than a uniform coder over 17 levels
     assert np.log2(17) < saved["bits_per_dim"] < 100
+    # its parts over timesteps (float64 from the per-step terms) add up to the float32 total
+    assert sum(saved["bound_parts"].values()) == pytest.approx(saved["bits_per_dim"], rel=1e-5)
     assert np.isfinite(saved["fd"]) and saved["fd"] > saved["fd_train_vs_heldout"]
     assert saved["classifier_heldout_accuracy"] > 0.97
     assert sorted(os.listdir(tmp_path / "samples")) == ["step_0000010.png", "step_0000020.png"]
@@ -76,6 +78,22 @@ def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
     assert samples.shape == (16, 8, 8, 1) and np.abs(samples).max() <= 1.0
     logged = [r["step"] for r in map(json.loads, open(tmp_path / "metrics.jsonl")) if "loss" in r]
     assert logged == [10, 20]
+
+
+def test_the_bound_parts_split_the_timesteps_in_bits_per_dim():
+    dims, nats_per_bit = 64, 64 * np.log(2.0)
+    terms = np.full((1000, 3), 2.0 * nats_per_bit)  # 2 bits/dim at every step, every example
+    terms[0] = [1.0 * nats_per_bit, 2.0 * nats_per_bit, 3.0 * nats_per_bit]  # the decoder: mean 2
+    parts = E.bound_parts(terms, np.full(3, 0.5 * nats_per_bit), dims)
+    assert parts == pytest.approx(
+        {
+            "prior L_T": 0.5,
+            "decoder L_0 (i = 1)": 2.0,
+            "i = 2-10": 18.0,
+            "i = 11-100": 180.0,
+            "i = 101-1000": 1800.0,
+        }
+    )
 
 
 def test_hos_mean_prediction_trains_on_the_true_bound_with_a_learned_variance(tmp_path):
