@@ -87,6 +87,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error, nfe_sweep, guidance_sweep
     c.eval.num_samples = placeholder(int)  # None: as many as the test set
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
+    c.eval.bound_decoder_steps = ()  # 'bound': also the chain stopped at these steps k, decoded from x_k
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE
     c.eval.guidance_sweep = (0.0, 1.0, 2.0, 3.0, 4.0)  # 'guidance_sweep': CFG scales (1: conditional)
     c.eval.guidance_methods = ("cfg",)  # 'guidance_sweep': sample.guidance specs swept, or 'classifier'

@@ -32,7 +32,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffjax import analytic, metrics
-from diffjax.losses import bits_per_dim, ddpm_bound, prior_kl
 from diffjax.samplers import (
     ClipX0,
     Hutchinson,
@@ -42,6 +41,7 @@ from diffjax.samplers import (
 )
 from diffjax.samplers._likelihood import bits_per_dim_dequantized
 from diffjax.schedules import DiscreteDDPM
+from experiments.bound_eval import bound, check_bound, standard_error
 from experiments.guidance_eval import check_guidance_methods, guidance_sweep
 
 
@@ -111,54 +111,6 @@ def fid(ev: Evaluation) -> dict:
     return {"fid": metrics.inception_fid(network, ev.samples, ev.data.test)}
 
 
-def bound(ev: Evaluation, chunk: int = 500) -> dict:
-    """The full bound L_T + sum_t L_{t-1} (one lax.scan over all T terms), in bits/dim, and its
-    parts (`bound_parts`): where a model's bits go."""
-    den, images = ev.components.denoiser, ev.data.test
-    variance = resolve_variance(ev.config)
-    levels = ev.data.num_levels or 256
-    run = jax.jit(
-        lambda x, k: ddpm_bound(den, ev.params, x, k, variance=variance, num_levels=levels)
-    )
-    outs = [
-        run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(ev.key, i))
-        for i in range(0, len(images), chunk)
-    ]
-    nats = np.concatenate([np.asarray(total) for total, _ in outs])
-    terms = np.concatenate([np.asarray(t) for _, t in outs], axis=1)
-    bpd = np.asarray(bits_per_dim(jnp.asarray(nats), jnp.asarray(images)))
-    prior = np.asarray(prior_kl(den.schedule, jnp.asarray(images)))
-    return {
-        "bits_per_dim": float(bpd.mean()),
-        "bits_per_dim_se": _se(bpd),
-        "bound_parts": bound_parts(terms, prior, images[0].size),
-    }
-
-
-def bound_parts(terms: np.ndarray, prior: np.ndarray, dims: int) -> dict:
-    """The bound's mean over examples split over timesteps, bits/dim: the prior L_T, the decoder
-    L_0 (i = 1) and the KL terms L_{i-1} summed over i in 2-10, 11-100 and 101-T. The parts add
-    up to the bound. terms: (T, batch) nats for i = 1..T; prior: (batch,) nats."""
-    per_step = np.mean(np.asarray(terms, np.float64), axis=1) / (dims * np.log(2.0))
-    parts = {"prior L_T": float(np.mean(prior) / (dims * np.log(2.0)))}
-    parts["decoder L_0 (i = 1)"] = float(per_step[0])
-    for lo, hi in ((2, 10), (11, 100), (101, len(per_step))):
-        parts[f"i = {lo}-{hi}"] = float(np.sum(per_step[lo - 1 : hi]))
-    return parts
-
-
-def resolve_variance(config):
-    from diffjax import resolve
-    from experiments.launch import resolved
-
-    spec = {"name": "ddpm", "variance": config.eval.bound_variance}
-    return resolved("eval.bound_variance", resolve.sampler, spec).variance
-
-
-def _se(values: np.ndarray) -> float:
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
 def pf_nll(ev: Evaluation) -> dict:
     """-log p by the probability-flow ODE on the first eval.pf_nll_examples test examples."""
     cfg, den = ev.config.eval, ev.components.denoiser
@@ -184,14 +136,14 @@ def pf_nll(ev: Evaluation) -> dict:
     log_q = metrics.finite("probability-flow log-likelihood", log_q)
     if ev.data.images:
         bpd = np.asarray(bits_per_dim_dequantized(log_q, x, num_bins=ev.data.num_levels - 1))
-        return {"pf_bits_per_dim": float(bpd.mean()), "pf_bits_per_dim_se": _se(bpd)}
-    out = {"pf_nll": float(-log_q.mean()), "pf_nll_se": _se(-log_q)}
+        return {"pf_bits_per_dim": float(bpd.mean()), "pf_bits_per_dim_se": standard_error(bpd)}
+    out = {"pf_nll": float(-log_q.mean()), "pf_nll_se": standard_error(-log_q)}
     if ev.data.gmm is not None:  # the exact density at the ODE's start t_min, in float64
         with jax.enable_x64(True):
             rec = den.schedule(jnp.full((len(x),), den.schedule.t_min, jnp.float64))
             x64 = jnp.asarray(x, jnp.float64)
             log_p = np.asarray(analytic.log_density(_float64(ev.data.gmm), x64, rec))
-        out.update(kl=float(np.mean(log_p - log_q)), kl_se=_se(log_p - log_q))
+        out.update(kl=float(np.mean(log_p - log_q)), kl_se=standard_error(log_p - log_q))
     return out
 
 
@@ -342,7 +294,7 @@ def check_metrics(config, data=None) -> None:
         if name not in METRICS:
             raise ValueError(f"config.eval.metrics: {name!r} is not one of {sorted(METRICS)}.")
     if "bound" in config.eval.metrics:
-        resolve_variance(config)
+        check_bound(config)
     if "nfe_sweep" in config.eval.metrics:
         from diffjax import resolve
         from experiments.launch import resolved

@@ -11,7 +11,7 @@ import pytest
 
 from configs import ddpm_cifar10, ddpm_digits, flow2d, gmm
 from diffjax import analytic
-from experiments import components, datasets
+from experiments import bound_eval, components, datasets
 from experiments import evaluation as E
 from experiments.run import train_and_evaluate
 from tests.cases import configured
@@ -65,8 +65,12 @@ def test_a_long_lived_process_names_the_code_it_imported(monkeypatch):
 
 
 def test_ddpm_digits_runs_end_to_end_with_its_metrics(tmp_path):
-    config = configured(ddpm_digits, "tiny,clip", **{"train.sample_every": 10})
+    config = configured(
+        ddpm_digits, "tiny,clip", **{"train.sample_every": 10, "eval.bound_decoder_steps": (1, 10)}
+    )
     saved = train_and_evaluate(config, str(tmp_path))
+    assert sorted(saved["bits_per_dim_decoder_at"]) == ["1", "10"]
+    assert all(np.isfinite(v) for v in saved["bits_per_dim_decoder_at"].values())
     # an untrained model's bound is finite and worse than a uniform coder over 17 levels
     assert np.log2(17) < saved["bits_per_dim"] < 100
     # its parts over timesteps (float64 from the per-step terms) add up to the float32 total
@@ -84,7 +88,7 @@ def test_the_bound_parts_split_the_timesteps_in_bits_per_dim():
     dims, nats_per_bit = 64, 64 * np.log(2.0)
     terms = np.full((1000, 3), 2.0 * nats_per_bit)  # 2 bits/dim at every step, every example
     terms[0] = [1.0 * nats_per_bit, 2.0 * nats_per_bit, 3.0 * nats_per_bit]  # the decoder: mean 2
-    parts = E.bound_parts(terms, np.full(3, 0.5 * nats_per_bit), dims)
+    parts = bound_eval.bound_parts(terms, np.full(3, 0.5 * nats_per_bit), dims)
     assert parts == pytest.approx(
         {
             "prior L_T": 0.5,
@@ -309,6 +313,13 @@ def test_configs_of_each_family():
 def test_a_bad_choice_is_named_before_any_work(tmp_path, key, value, message):
     config = configured(flow2d, **{key: value})
     with pytest.raises((ValueError, TypeError, KeyError), match=message):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_decoder_step_outside_the_chain_is_named_before_any_work(tmp_path):
+    config = configured(ddpm_digits, "tiny", **{"eval.bound_decoder_steps": (10, 0)})
+    with pytest.raises(ValueError, match=r"bound_decoder_steps: 0 is not a step in 1..T = 50"):
         train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run" / "checkpoints").exists()
 

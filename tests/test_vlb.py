@@ -14,11 +14,13 @@ from diffjax.losses import (
     bits_per_dim,
     ddpm_bound,
     ddpm_posterior,
+    decoder_nll,
     discretized_gaussian_log_likelihood,
     hybrid_loss,
     make_hybrid_loss,
     make_vlb_loss,
     prior_kl,
+    truncated_bound,
     vlb_term,
 )
 from diffjax.parameterisations import MeanPrediction, X0Prediction
@@ -313,3 +315,45 @@ def test_ddpm_samples_with_the_models_learned_variance():
     np.testing.assert_allclose((mid - small) / (large - small), ratio, rtol=1e-8)
     with pytest.raises(ValueError, match="needs a Denoiser with learned_variance=True"):
         sample(exact, x, time_grid(s, 10), DDPM(variance=LEARNED), key=key)
+
+
+def test_the_decoder_at_step_k_is_the_discretised_gaussian_around_x0_hat_of_x_k():
+    """Against scipy: x_k = alpha_k x0 + sigma_k eps from the same key, P(bin of x0) under
+    N(x0_hat(x_k), sigma_k^2) on 17 levels."""
+    s, k, levels = S.DiscreteDDPM(), 7, 17
+    bins = np.arange(levels) / (levels - 1) * 2 - 1
+    x0 = jnp.asarray(np.random.default_rng(0).choice(bins, (5, 4)))
+    gmm = analytic.gaussian_mixture([0.5, 0.5], [[-0.5] * 4, [0.5] * 4], [0.1, 0.1])
+    den = analytic.exact_denoiser(gmm, s)
+    key = jax.random.PRNGKey(3)
+    got = decoder_nll(den, None, x0, k, key, num_levels=levels)
+    rec = s(jnp.asarray(k / 1000.0))
+    x_k = rec.alpha * x0 + rec.sigma * jax.random.normal(key, x0.shape, x0.dtype)
+    mean = np.asarray(analytic.posterior_mean(gmm, x_k, s(jnp.full((5,), k / 1000.0))))
+    norm = scipy.stats.norm(mean, float(rec.sigma))
+    half = 1 / (levels - 1)
+    upper = np.where(np.asarray(x0) > 1 - half, np.inf, np.asarray(x0) + half)
+    lower = np.where(np.asarray(x0) < -1 + half, -np.inf, np.asarray(x0) - half)
+    ref = -np.log(norm.cdf(upper) - norm.cdf(lower)).sum(axis=1)
+    np.testing.assert_allclose(got, ref, rtol=1e-8)
+    with pytest.raises(ValueError, match="step=0: need 1 <= step <= T = 1000"):
+        decoder_nll(den, None, x0, 0, key, num_levels=levels)
+
+
+def test_the_chain_stopped_at_any_step_bounds_two_point_data():
+    """Data +-1 with probability 1/2 each (2 levels: entropy log 2 nats), its exact denoiser: the
+    bound of the chain stopped at k is >= log 2 at every k (within Monte-Carlo error), and at
+    k = T (no reverse steps, a decoder of x_T ~ N(0, 1)) it is log 2. At k = 1 with L_0 as the
+    decoder it is ddpm_bound's total, term for term."""
+    s, n = S.DiscreteDDPM(), 4000
+    gmm = analytic.gaussian_mixture([0.5, 0.5], [[-1.0], [1.0]], [1e-8, 1e-8])
+    den = analytic.exact_denoiser(gmm, s)
+    x0 = jnp.where(jax.random.bernoulli(jax.random.PRNGKey(0), 0.5, (n, 1)), 1.0, -1.0)
+    total, terms = ddpm_bound(den, None, x0, jax.random.PRNGKey(1), num_levels=2)
+    prior = prior_kl(s, x0)
+    np.testing.assert_allclose(truncated_bound(terms, prior, terms[0], 1), total, rtol=1e-12)
+    for k in (1, 10, 100, 300, 600, 1000):
+        decoder = decoder_nll(den, None, x0, k, jax.random.PRNGKey(2), num_levels=2)
+        bound = np.asarray(truncated_bound(terms, prior, decoder, k))
+        assert bound.mean() >= np.log(2) - 4 * bound.std() / np.sqrt(n), k
+    assert abs(bound.mean() - np.log(2)) < 1e-3  # k = T

@@ -204,6 +204,35 @@ def ddpm_bound(
     return prior_kl(schedule, x0) + jnp.sum(terms, axis=0), terms
 
 
+def decoder_nll(
+    denoiser, params, x0: Array, step: int, key: Array, *, cond=None, num_levels: int = 256
+) -> Array:
+    """-log p(x0 | x_k) per example (nats), x_k ~ q(x_k | x0) at integer step k: the discretised
+    Gaussian decoder N(x0_hat(x_k), sigma_k^2) of a reverse chain stopped at x_k (`truncated_bound`).
+    At k = 1 its variance is sigma_1^2 = beta_1, DDPM's fixed-large decoder."""
+    schedule = denoiser.schedule
+    check_instance("denoiser.schedule", schedule, DiscreteDDPM)
+    if not 1 <= step <= schedule.num_timesteps:
+        raise ValueError(f"step={step}: need 1 <= step <= T = {schedule.num_timesteps}.")
+    t = jnp.full((x0.shape[0],), step, x0.dtype) / schedule.num_timesteps
+    rec = schedule(t)
+    sigma = broadcast_to_data(rec.sigma, x0)
+    x_k = broadcast_to_data(rec.alpha, x0) * x0 + sigma * jax.random.normal(key, x0.shape, x0.dtype)
+    x0_hat, _ = _x0_and_variance(denoiser, params, x_k, t, cond)
+    log_scale = jnp.broadcast_to(jnp.log(sigma), x0.shape)
+    return -_sum_dims(discretized_gaussian_log_likelihood(x0, x0_hat, log_scale, num_levels))
+
+
+def truncated_bound(terms: Array, prior: Array, decoder: Array, step: int) -> Array:
+    """L_T + sum_{i=k+1}^T L_{i-1} + (-log p(x0 | x_k)) per example (nats): the bound of the model
+    that runs DDPM's reverse steps from x_T down to x_k and decodes x0 from x_k (Ho et al.'s
+    derivation with x_1 replaced by x_k; valid for every k in 1..T). On discrete data a decoder at
+    a k whose noise sigma_k is a fraction of the level spacing spends almost nothing, where the
+    KL terms of the steps below k pay for the network's error at near-zero noise.
+    terms: (T, batch) from `ddpm_bound`; prior: L_T (batch,); decoder: `decoder_nll` at k."""
+    return prior + jnp.sum(terms[step:], axis=0) + decoder
+
+
 def bits_per_dim(nats: Array, x0: Array) -> Array:
     """nats per example -> bits per dimension."""
     return nats / (math.prod(x0.shape[1:]) * math.log(2.0))
