@@ -274,6 +274,10 @@ def nfe_sweep(ev: Evaluation) -> dict:
     return out
 
 
+SAMPLE_FREE = frozenset({"bound", "pf_nll", "denoiser_error"})  # metrics that score no samples
+PREVIEW_SAMPLES = 100  # drawn (samples.png) when every metric is sample-free
+
+
 METRICS = {
     "w2": w2,
     "npe": npe,

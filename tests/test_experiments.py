@@ -317,6 +317,15 @@ def test_a_bad_choice_is_named_before_any_work(tmp_path, key, value, message):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_a_run_scored_by_the_bound_alone_draws_only_a_preview(tmp_path):
+    config = configured(
+        ddpm_digits, "tiny", **{"eval.metrics": ("bound",), "eval.num_samples": 150}
+    )
+    saved = train_and_evaluate(config, str(tmp_path))
+    assert saved["num_samples"] == E.PREVIEW_SAMPLES == 100 and np.isfinite(saved["bits_per_dim"])
+    assert np.load(tmp_path / "samples.npz")["samples"].shape == (100, 8, 8, 1)
+
+
 def test_a_decoder_step_outside_the_chain_is_named_before_any_work(tmp_path):
     config = configured(ddpm_digits, "tiny", **{"eval.bound_decoder_steps": (10, 0)})
     with pytest.raises(ValueError, match=r"bound_decoder_steps: 0 is not a step in 1..T = 50"):
