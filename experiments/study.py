@@ -271,7 +271,9 @@ def summarise(
 ) -> str:
     """Writes table.md, rows.json, cells.json and the plots to workdir (and docs/ if given)."""
     from experiments import tables
+    from experiments.provenance import git_revision
 
+    revision = git_revision()  # before this summary writes its own files into the checkout
     rows, failed = collect(study, workdir)
     table, records = tables.summarise(
         study, rows, baselines(study, workdir, compute_baselines), failed
@@ -291,7 +293,7 @@ def summarise(
             prefix = os.path.basename(stem) + "_"
             report = study.report(study, rows, records, os.path.dirname(docs) or ".", prefix)
         text = tables.docs_text(
-            study, report + table, command, rows, os.path.basename(stem) + ".json"
+            study, report + table, command, rows, os.path.basename(stem) + ".json", revision
         )
         tables.write(docs, text)
     return table

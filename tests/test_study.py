@@ -230,6 +230,21 @@ def test_the_docs_table_names_its_command_and_every_rows_revision():
     assert "aaa1111 (1 rows)" in text and "17dd7eb (2 rows)" in text
 
 
+def test_the_docs_table_names_the_revision_before_the_summary_wrote_its_files(
+    tmp_path, tiny_study, monkeypatch
+):
+    """The docs table and its json are files of the checkout: written first, they would make the
+    revision the table names '-dirty' when the checkout was clean."""
+    from experiments import provenance
+
+    docs = tmp_path / "docs" / "t.md"
+    docs.parent.mkdir()
+    dirty = lambda *a: "abc1234" + ("-dirty" if (tmp_path / "docs" / "t.json").exists() else "")
+    monkeypatch.setattr(provenance, "git_revision", dirty)
+    S.summarise(S.load_study(tiny_study), str(tmp_path / "w"), str(docs), "cmd")
+    assert "summarised at revision abc1234.\n" in docs.read_text()
+
+
 @pytest.mark.slow
 def test_a_committed_table_row_reproduces_bit_for_bit(tmp_path):
     """docs/flow2d_table.json: FM on N -> 8gaussians, seed 42 (the full protocol, ~1-2 min), rerun
