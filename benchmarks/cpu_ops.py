@@ -7,8 +7,8 @@ The shapes are the digits UNet's at its training batch (configs/common.py: ch 32
 for torch (its own). Each convolution is split into its forward, its input gradient and its
 weight gradient (jax.vjp with the other operand closed over, so XLA drops the unused gradient;
 torch's aten.convolution_backward with an output mask). Every figure is a minimum over repeats
-after half a second of warm-up calls (benchmarks/timing.py); the JAX and torch programs are timed one after the other.
-The last column is the JAX time over the torch time (> 1: XLA:CPU is slower).
+after half a second of warm-up calls (benchmarks/timing.py); the JAX and torch programs are timed
+one after the other. The last column is the JAX time over the torch time (> 1: XLA:CPU is slower).
 """
 
 from __future__ import annotations
@@ -97,16 +97,6 @@ def torch_norm_ops(size: int, channels: int, rng) -> dict:
     return {"forward": fwd, "gradient": grad}
 
 
-def _warm(fn, seconds: float = 0.5) -> None:
-    """Calls fn for `seconds`: torch's first calls of an op here run 10-100x slower than later
-    ones (12 ms then 0.1 ms for the GroupNorm forward), longer than min_times' one warm-up call."""
-    import time
-
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        jax.block_until_ready(fn())
-
-
 def rows(rng_seed: int = 0, repeats: int = 15) -> list[tuple]:
     """(layer, op, jax ms, torch ms) for each op at the digits UNet's shapes."""
     layers = [
@@ -120,9 +110,7 @@ def rows(rng_seed: int = 0, repeats: int = 15) -> list[tuple]:
         ours = make_jax(*shape, np.random.default_rng(rng_seed))
         theirs = make_torch(*shape, np.random.default_rng(rng_seed))
         for op in ours:
-            _warm(ours[op])
-            _warm(theirs[op])
-            a, b = min_times([ours[op], theirs[op]], repeats, interleave=False)
+            a, b = min_times([ours[op], theirs[op]], repeats, interleave=False, warmup_seconds=0.5)
             out.append((name, op, 1e3 * a, 1e3 * b))
     return out
 

@@ -16,15 +16,23 @@ import jax
 
 
 def min_times(
-    fns: Sequence[Callable[[], object]], repeats: int = 7, interleave: bool = True
+    fns: Sequence[Callable[[], object]],
+    repeats: int = 7,
+    interleave: bool = True,
+    warmup_seconds: float = 0.0,
 ) -> list[float]:
-    """Min wall time in seconds of each fn over `repeats` calls after one warm-up call, the fns
-    timed in alternation (fn 1, fn 2, ..., fn 1, fn 2, ...) or one after the other. A fn's result
-    is waited for with jax.block_until_ready (torch results are ready when returned on the CPU)."""
+    """Min wall time in seconds of each fn over `repeats` calls after one warm-up call (or warm-up
+    calls for `warmup_seconds`: torch's first calls of a small op here run 10-100x slower than
+    later ones, 12 ms then 0.1 ms for a GroupNorm forward), the fns timed in alternation (fn 1,
+    fn 2, ..., fn 1, fn 2, ...) or one after the other. A fn's result is waited for with
+    jax.block_until_ready (torch results are ready when returned on the CPU)."""
     if not interleave:
-        return [min_times([fn], repeats)[0] for fn in fns]
+        return [min_times([fn], repeats, warmup_seconds=warmup_seconds)[0] for fn in fns]
     for fn in fns:
+        end = time.perf_counter() + warmup_seconds
         jax.block_until_ready(fn())
+        while time.perf_counter() < end:
+            jax.block_until_ready(fn())
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
         for k, fn in enumerate(fns):

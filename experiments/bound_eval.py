@@ -25,10 +25,7 @@ def bound(ev: Evaluation, chunk: int = 500) -> dict:
     run = jax.jit(
         lambda x, k: ddpm_bound(den, ev.params, x, k, variance=variance, num_levels=levels)
     )
-    outs = [
-        run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(ev.key, i))
-        for i in range(0, len(images), chunk)
-    ]
+    outs = _chunked(run, images, ev.key, chunk)
     nats = np.concatenate([np.asarray(total) for total, _ in outs])
     terms = np.concatenate([np.asarray(t) for _, t in outs], axis=1)
     bpd = np.asarray(bits_per_dim(jnp.asarray(nats), jnp.asarray(images)))
@@ -47,20 +44,25 @@ def _truncated_bounds(ev: Evaluation, terms, prior, levels: int, chunk: int) -> 
     if not steps:
         return {}
     den, images = ev.components.denoiser, ev.data.test
+    # one compilation for every k: the step is an argument (checked by check_bound)
+    decode = jax.jit(lambda x, key, k: decoder_nll(den, ev.params, x, k, key, num_levels=levels))
     out, out_se = {}, {}
     for k in steps:
         key = jax.random.fold_in(ev.key, 1_000_003 + k)
-        run = jax.jit(lambda x, kk, k=k: decoder_nll(den, ev.params, x, k, kk, num_levels=levels))
-        decoder = np.concatenate(
-            [
-                np.asarray(run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(key, i)))
-                for i in range(0, len(images), chunk)
-            ]
-        )
+        run = lambda x, kk, k=k: decode(x, kk, jnp.int32(k))
+        decoder = np.concatenate([np.asarray(d) for d in _chunked(run, images, key, chunk)])
         nats = np.asarray(truncated_bound(terms, prior, decoder, k), np.float64)
         bpd = nats / (images[0].size * np.log(2.0))
         out[str(k)], out_se[str(k)] = float(bpd.mean()), standard_error(bpd)
     return {"bits_per_dim_decoder_at": out, "bits_per_dim_decoder_at_se": out_se}
+
+
+def _chunked(run, images: np.ndarray, key, chunk: int) -> list:
+    """run(x, key) on consecutive chunks of images, chunk i with fold_in(key, i's offset)."""
+    return [
+        run(jnp.asarray(images[i : i + chunk]), jax.random.fold_in(key, i))
+        for i in range(0, len(images), chunk)
+    ]
 
 
 def bound_parts(terms: np.ndarray, prior: np.ndarray, dims: int) -> dict:

@@ -209,10 +209,11 @@ def decoder_nll(
 ) -> Array:
     """-log p(x0 | x_k) per example (nats), x_k ~ q(x_k | x0) at integer step k: the discretised
     Gaussian decoder N(x0_hat(x_k), sigma_k^2) of a reverse chain stopped at x_k (`truncated_bound`).
-    At k = 1 its variance is sigma_1^2 = beta_1, DDPM's fixed-large decoder."""
+    At k = 1 its variance is sigma_1^2 = beta_1, DDPM's fixed-large decoder. `step` a Python int
+    (checked to lie in 1..T) or an integer array (e.g. a jit argument; the caller checks it)."""
     schedule = denoiser.schedule
     check_instance("denoiser.schedule", schedule, DiscreteDDPM)
-    if not 1 <= step <= schedule.num_timesteps:
+    if isinstance(step, int) and not 1 <= step <= schedule.num_timesteps:
         raise ValueError(f"step={step}: need 1 <= step <= T = {schedule.num_timesteps}.")
     t = jnp.full((x0.shape[0],), step, x0.dtype) / schedule.num_timesteps
     rec = schedule(t)
