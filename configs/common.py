@@ -65,6 +65,7 @@ def base() -> ml_collections.ConfigDict:
     c.train.couple_on_host = False  # exact OT in the input pipeline (always on several devices)
     c.train.steps_per_call = 1  # >1: that many optimizer steps per dispatch (lax.scan); must divide the total
     c.train.checkpoint_every = 1000  # steps; also saved at the end and on SIGTERM
+    c.train.keep_checkpoints_every = 0  # >0: checkpoints at multiples of it are kept (eval.checkpoint_step)
     c.train.log_every = 100  # steps between metrics.jsonl / TensorBoard records
     c.train.sample_every = 0  # images: a sample grid every this many steps (0: none)
     c.train.progress = True  # progress bar
@@ -86,6 +87,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict()
     c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error, nfe_sweep, guidance_sweep
     c.eval.num_samples = placeholder(int)  # None: as many as the test set
+    c.eval.checkpoint_step = placeholder(int)  # --trained: score this kept checkpoint (None: the last)
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
     c.eval.bound_decoder_steps = ()  # 'bound': also the chain stopped at these steps k, decoded from x_k
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE

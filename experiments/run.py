@@ -100,7 +100,11 @@ def _fit(config, workdir, comps, params, batches_from, total, key, hooks=()):
         ema_warmup=o.ema_warmup,
         steps_per_call=t.steps_per_call,
     )
-    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), every=t.checkpoint_every)
+    ckpt = Checkpointer(
+        os.path.join(workdir, "checkpoints"),
+        every=t.checkpoint_every,
+        keep_period=t.keep_checkpoints_every or None,
+    )
     ckpt.install_sigterm_handler()
     writer = MetricWriter(workdir)
     start = time.perf_counter()
@@ -234,6 +238,14 @@ def validate(config) -> None:
     check.positive(config, "optim.learning_rate")
     check.non_negative(config, "optim.weight_decay", "optim.warmup_steps", "train.reflow")
     check.non_negative(config, "train.sample_every", "eval.pf_nll_examples")
+    check.non_negative(config, "train.keep_checkpoints_every")
+    check.optional(config, check.positive_int, "eval.checkpoint_step")
+    if config.train.keep_checkpoints_every % config.train.checkpoint_every:
+        raise check.ConfigError(
+            f"config.train.keep_checkpoints_every={config.train.keep_checkpoints_every} must be a "
+            f"multiple of config.train.checkpoint_every={config.train.checkpoint_every} "
+            "(only saved steps can be kept)."
+        )
     check.fraction(config, "optim.ema", "objective.label_dropout")
     check.optional(
         config, check.positive_int, "train.num_steps", "train.epochs", "eval.num_samples"
@@ -315,36 +327,47 @@ def _run(config, workdir: str) -> dict:
 
 
 def _restore_trained(config, trained: str, comps, params, key):
-    """The evaluated parameters (EMA, or the last) of the finished run in `trained`, from its last
-    checkpoint (the last reflow round's); refuses a checkpoint short of the run's steps."""
+    """(evaluated parameters (EMA, or the last), step) of the finished run in `trained`: its last
+    checkpoint (the last reflow round's), or the kept one at eval.checkpoint_step; refuses a last
+    checkpoint short of the run's steps and names the kept steps when the asked one is absent."""
     last = os.path.join(trained, f"reflow{config.train.reflow}") if config.train.reflow else trained
     target = init_train_state(params, comps.optimizer, jax.random.fold_in(key, 1))
     ckpt = Checkpointer(os.path.join(last, "checkpoints"))
+    asked = config.eval.checkpoint_step
     try:
-        state, _ = ckpt.restore(target)
+        if asked is not None and asked not in ckpt.all_steps():
+            raise WorkdirError(
+                f"config.eval.checkpoint_step={asked}: {last} keeps checkpoints at steps "
+                f"{ckpt.all_steps()} only (train.keep_checkpoints_every keeps more)."
+            )
+        state, _ = ckpt.restore(target, asked)
     finally:
         ckpt.close()
     total = total_steps(config)
-    if config.train.num_steps is not None and int(state.step) != total:
+    if asked is None and config.train.num_steps is not None and int(state.step) != total:
         raise WorkdirError(
             f"{last}: the last checkpoint is at step {int(state.step)}, not {total}."
         )
-    return state.ema_params if config.optim.ema > 0 else state.params
+    return (state.ema_params if config.optim.ema > 0 else state.params), int(state.step)
+
+
+_KEPT = ("final_loss", "steps", "num_params", "train_seconds")  # of the trained run's results
 
 
 def _reevaluate(config, workdir: str, trained: str) -> dict:
     started = _started()
     base = check_trained(config, trained)
     data, comps, key, params = _prepare(config)
-    params = _restore_trained(config, trained, comps, params, key)
+    params, step = _restore_trained(config, trained, comps, params, key)
     scores = _evaluate(config, workdir, comps, data, params)
-    kept = ("final_loss", "steps", "num_params", "train_seconds")
+    kept = ("num_params",) if config.eval.checkpoint_step is not None else _KEPT
     results = {
         "name": config.name,
         "data": config.data.name,
         "seed": config.seed,
         **scores,
         **{k: base[k] for k in kept if k in base},
+        "trained_step": step,
         "trained_in": os.path.abspath(trained),
         "trained_revision": base.get("provenance", {}).get("git_revision"),
     }
@@ -363,7 +386,16 @@ def evaluate_trained(config, workdir: str, trained: str, *, fresh: bool = False)
         return _reevaluate(config, workdir, trained)
 
 
-train_and_evaluate = guarded(validate, build, _run)
+def _validate_training(config) -> None:
+    validate(config)
+    if config.eval.checkpoint_step is not None:
+        raise check.ConfigError(
+            f"config.eval.checkpoint_step={config.eval.checkpoint_step} scores a kept checkpoint "
+            "of a finished run: pass it with --trained, not to a training run."
+        )
+
+
+train_and_evaluate = guarded(_validate_training, build, _run)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import inspect
 import itertools
 import json
 import os
@@ -103,11 +104,17 @@ def make_job(study: Study, cell: tuple, seed: int) -> Job:
     return Job(cell, seed, overrides, train_cell, eval_cell, trained)
 
 
-def load_study(path: str) -> Study:
+def load_study(path: str, variant: str | None = None) -> Study:
+    """The study of a study file; with `variant`, its config runs that variant (e.g. tiny), and a
+    `get_study(variant)` that takes the argument scales its own levels to it."""
     spec = importlib.util.spec_from_file_location("study_module", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.get_study()
+    takes_variant = bool(inspect.signature(module.get_study).parameters)
+    study = module.get_study(variant) if takes_variant else module.get_study()
+    if variant is not None:
+        study = dataclasses.replace(study, config=study.config.split(":")[0] + ":" + variant)
+    return study
 
 
 def jobs(study: Study, only: dict | None = None, seeds=None) -> list[Job]:
@@ -329,9 +336,7 @@ def main(argv=None) -> int:
 
     provenance.code_revision()  # the code this process runs: every job's row names it
     args = _parse(sys.argv[1:] if argv is None else argv)
-    study = load_study(args.study)
-    if args.variant is not None:
-        study = dataclasses.replace(study, config=study.config.split(":")[0] + ":" + args.variant)
+    study = load_study(args.study, args.variant)
     only = {k: v.split(",") for k, v in (o.split("=", 1) for o in args.only)}
     seeds = [int(s) for s in args.seeds.split(",") if s] or None
     for source in args.merge:

@@ -18,8 +18,8 @@ import time
 
 LOCK = ".lock"
 RECORD = "config.json"
-# keys that change how a run looks, not what it computes: a resume may differ in them
-COSMETIC = frozenset({"train.progress"})
+# keys that change how a run looks or what it keeps, not what it computes: a resume may differ
+COSMETIC = frozenset({"train.progress", "train.keep_checkpoints_every"})
 # keys that only change how a trained model is sampled and scored (experiments.run --trained)
 EVALUATION = ("sample.", "eval.")
 
@@ -44,13 +44,27 @@ def config_dict(config) -> dict:
     return json.loads(config.to_json()) if hasattr(config, "to_json") else dict(config)
 
 
-def differing_keys(recorded: dict, current: dict) -> list[str]:
-    """'key: recorded -> current' for every key whose value differs (or exists on one side)."""
+def base_defaults() -> dict:
+    """The flattened defaults of configs/common.base(): every key's value when nobody sets it."""
+    from configs import common
+
+    return flatten(config_dict(common.base()))
+
+
+def differing_keys(recorded: dict, current: dict, defaults: dict | None = None) -> list[str]:
+    """'key: recorded -> current' for every key whose value differs (or exists on one side).
+
+    A key the record lacks but `defaults` holds at the current value is no difference: the run
+    predates the key, and a key is added with the default that keeps the old behaviour."""
     a, b = flatten(recorded), flatten(current)
+    defaults = base_defaults() if defaults is None else defaults
+    missing = object()
     return [
         f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
         for k in sorted(set(a) | set(b))
-        if k not in COSMETIC and a.get(k, object()) != b.get(k, object())
+        if k not in COSMETIC
+        and a.get(k, missing) != b.get(k, missing)
+        and not (k not in a and k in defaults and defaults[k] == b.get(k, missing))
     ]
 
 

@@ -367,6 +367,37 @@ def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
                 np.testing.assert_allclose(got[k], ref[k], rtol=rtol, err_msg=f"{name}.{k}")
 
 
+def test_a_kept_checkpoint_is_scored_as_the_run_trained_to_its_step(tmp_path):
+    """train.keep_checkpoints_every keeps intermediate checkpoints; --trained with
+    eval.checkpoint_step scores one exactly as a run trained for that many steps (constant lr)."""
+    from experiments.run import evaluate_trained
+    from experiments.validate import ConfigError
+    from experiments.workdir import WorkdirError
+
+    steps = {"train.epochs": None, "train.checkpoint_every": 2, "train.batch_size": 256}
+    long = configured(flow2d, "tiny", **steps, **{"train.num_steps": 8})
+    kept = configured(flow2d, "tiny", **steps, **{"train.num_steps": 8,
+                                                   "train.keep_checkpoints_every": 2})  # fmt: skip
+    short = configured(flow2d, "tiny", **steps, **{"train.num_steps": 2})
+    at_2 = configured(flow2d, "tiny", **steps, **{"train.num_steps": 8, "eval.checkpoint_step": 2})
+    train_and_evaluate(kept, str(tmp_path / "long"))
+    direct = train_and_evaluate(short, str(tmp_path / "short"))
+    scored = evaluate_trained(at_2, str(tmp_path / "at_2"), str(tmp_path / "long"))
+    assert scored["trained_step"] == 2 and "train_seconds" not in scored
+    assert scored["w2"] == direct["w2"] and scored["npe"] == direct["npe"]
+    # without keep_checkpoints_every only the last three saves stay: step 2 is gone
+    train_and_evaluate(long, str(tmp_path / "plain"))
+    with pytest.raises(WorkdirError, match=r"checkpoint_step=2: .* at steps \[4, 6, 8\] only"):
+        evaluate_trained(at_2, str(tmp_path / "at_2_plain"), str(tmp_path / "plain"))
+    with pytest.raises(ConfigError, match="eval.checkpoint_step=2 scores a kept checkpoint"):
+        train_and_evaluate(at_2, str(tmp_path / "refused"))
+    assert not (tmp_path / "refused").exists()
+    odd = configured(flow2d, "tiny", **steps, **{"train.num_steps": 8,
+                                                  "train.keep_checkpoints_every": 3})  # fmt: skip
+    with pytest.raises(ConfigError, match="keep_checkpoints_every=3 must be a multiple"):
+        train_and_evaluate(odd, str(tmp_path / "odd"))
+
+
 def test_a_trained_run_is_scored_again_with_other_sampling_without_training(tmp_path):
     """--trained: the midpoint scores of the euler-sampled run's checkpoint equal those of a run
     trained and sampled with midpoint from the start (same seed: same parameters, same noise)."""

@@ -54,6 +54,26 @@ def test_a_workdir_refuses_another_config_and_can_start_afresh(tmp_path):
     assert recorded["process"]["path"] == "icfm"
 
 
+def test_a_record_older_than_a_key_matches_the_key_at_its_default_only(tmp_path):
+    """A workdir written before a key existed ('<absent>') is the same config when the key is at
+    the default it was added with (configs.common.base), and another config otherwise."""
+    with open_workdir(tiny_flow2d(), str(tmp_path)):
+        pass
+    record = tmp_path / "config.json"
+    older = json.loads(record.read_text())
+    del older["objective"]["vlb_variance"], older["eval"]["bound_decoder_steps"]
+    record.write_text(json.dumps(older))
+    with open_workdir(tiny_flow2d(), str(tmp_path)):
+        pass  # both keys at their defaults ('beta', ())
+    other = tiny_flow2d(**{"objective.vlb_variance": "learned"})
+    with pytest.raises(WorkdirError, match=r"objective.vlb_variance: '<absent>' -> 'learned'"):
+        with open_workdir(other, str(tmp_path)):
+            pass
+    # keeping more checkpoints is not another config (what it computes is the same)
+    with open_workdir(tiny_flow2d(**{"train.keep_checkpoints_every": 1000}), str(tmp_path)):
+        pass
+
+
 def test_a_second_process_on_a_workdir_fails_at_once_naming_the_holder(tmp_path):
     holder = textwrap.dedent(
         f"""

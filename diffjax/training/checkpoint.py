@@ -1,4 +1,5 @@
-"""Checkpoints with orbax: periodic, keep-k, asynchronous, resume from the workdir, save on SIGTERM.
+"""Checkpoints with orbax: periodic, keep-k (and every keep_period-th for good), asynchronous,
+resume from the workdir, save on SIGTERM.
 
 A run's data order and keys are functions of (seed, step), so restoring the state at step k and
 continuing reproduces the uninterrupted run bit for bit.
@@ -19,12 +20,19 @@ class Checkpointer:
     """Wraps `ocp.CheckpointManager` for a TrainState plus a JSON dict of metadata."""
 
     def __init__(
-        self, directory: str, *, every: int = 1000, keep: int = 3, async_save: bool = True
+        self,
+        directory: str,
+        *,
+        every: int = 1000,
+        keep: int = 3,
+        keep_period: int | None = None,
+        async_save: bool = True,
     ):
         self.manager = ocp.CheckpointManager(
             os.path.abspath(directory),
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=keep,
+                keep_period=keep_period,  # steps divisible by it are never deleted
                 save_interval_steps=every,
                 enable_async_checkpointing=async_save,
             ),
@@ -35,6 +43,9 @@ class Checkpointer:
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
 
     def save(self, step: int, state, meta: dict | None = None, *, force: bool = False) -> bool:
         """Saves when step is on the interval (or force); returns whether it saved. Refuses at
