@@ -332,7 +332,7 @@ def _restore_trained(config, trained: str, comps, params, key):
     checkpoint short of the run's steps and names the kept steps when the asked one is absent."""
     last = os.path.join(trained, f"reflow{config.train.reflow}") if config.train.reflow else trained
     target = init_train_state(params, comps.optimizer, jax.random.fold_in(key, 1))
-    ckpt = Checkpointer(os.path.join(last, "checkpoints"))
+    ckpt = Checkpointer(os.path.join(last, "checkpoints"), read_only=True)
     asked = config.eval.checkpoint_step
     try:
         if asked is not None and asked not in ckpt.all_steps():

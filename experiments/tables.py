@@ -74,7 +74,8 @@ def summarise(
             if _has_paper(study, m):
                 row.append(_paper_text(rec["paper"].get(m)))
         row += [mean_std(rec["baselines"][b]) for b in per_row]
-        row += [f"{np.mean(rec['train_seconds']):.0f}", ", ".join(rec["revisions"])]
+        seconds = [s for s in rec["train_seconds"] if not np.isnan(s)]  # none: a kept checkpoint
+        row += [f"{np.mean(seconds):.0f}" if seconds else "-", ", ".join(rec["revisions"])]
         lines.append("| " + " | ".join(row) + " |")
     if shared:
         seeds = ", ".join(str(s) for s in records[0]["seeds"])

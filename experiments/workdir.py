@@ -107,11 +107,16 @@ def _check_record(workdir: str, current: dict) -> None:
 
 
 def check_trained(config, trained: str) -> dict:
-    """The results of the finished run in `trained`, after checking that `config` differs from the
-    run's recorded config only in EVALUATION keys (not sample.* when train.reflow > 0)."""
+    """The results of the finished run in `trained` ({} for a run in progress when config scores a
+    kept checkpoint), after checking that `config` differs from the run's recorded config only in
+    EVALUATION keys (not sample.* when train.reflow > 0)."""
     record, results = os.path.join(trained, RECORD), os.path.join(trained, "results.json")
-    if not os.path.exists(results):
-        raise WorkdirError(f"{trained} holds no finished run (no results.json): train it first.")
+    finished = os.path.exists(results)
+    if not finished and config.eval.checkpoint_step is None:
+        raise WorkdirError(
+            f"{trained} holds no finished run (no results.json): train it first, or score one of "
+            "its kept checkpoints (eval.checkpoint_step), which a run in progress may hold."
+        )
     with open(record) as f:
         recorded = json.load(f)
     free = ("eval.",) if config.train.reflow else EVALUATION
@@ -121,6 +126,8 @@ def check_trained(config, trained: str) -> dict:
             f"{trained} was trained by another config; only {' and '.join(free)}* keys may differ "
             "when evaluating a trained run; differing keys:\n  " + "\n  ".join(diff)
         )
+    if not finished:
+        return {}
     with open(results) as f:
         return json.load(f)
 

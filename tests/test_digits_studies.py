@@ -135,3 +135,39 @@ def test_ho_table2_tiny_runs_the_mean_prediction_on_the_bound_with_a_learned_var
     tilde = json.loads((seed0 / "evals" / "beta~" / "results.json").read_text())
     assert np.isfinite(beta["bits_per_dim"]) and beta["bits_per_dim"] == tilde["bits_per_dim"]
     assert np.isfinite(beta["fd"]) and "fd" not in tilde
+
+
+SIZE = "experiments/studies/ddpm_digits_size.py"
+
+
+def test_the_size_study_trains_each_width_once_and_scores_its_kept_checkpoints():
+    study = S.load_study(os.path.join(ROOT, SIZE))
+    jobs = S.jobs(study, seeds=[0])
+    trainings = [j for j in jobs if j.trained is None]
+    assert [S.job_config(study, j).network.unet.ch for j in trainings] == [32, 48, 64]
+    for job in jobs:
+        config = S.job_config(study, job)
+        assert config.train.num_steps == 6000 and config.train.keep_checkpoints_every == 2000
+        step = None if job.cell[1] == "6000" else int(job.cell[1])
+        assert config.eval.checkpoint_step == step, job.cell
+    tiny = S.load_study(os.path.join(ROOT, SIZE), "tiny")
+    assert list(tiny.axes[1].values) == ["20", "10"] and tiny.config.endswith(":tiny")
+
+
+def test_the_size_study_tiny_variant_draws_a_learning_curve(tmp_path):
+    """One width at 20 steps, its step-10 checkpoint scored from the same training: a different
+    model (other samples), the table's curve filled and its training time left to the run."""
+    args = ["--study", SIZE, "--workdir", str(tmp_path), "--variant", "tiny", "--seeds", "0"]
+    with open(tmp_path / "log.txt", "w") as log:
+        code = run_study([*args, "--only", "size=ch 32 (0.70M)"], log).wait(timeout=600)
+    assert code == 0, (tmp_path / "log.txt").read_text()[-3000:]
+    seed0 = tmp_path / "jobs" / "ch 32 (0.70M)" / "seed0"
+    last = json.loads((seed0 / "results.json").read_text())
+    early = json.loads((seed0 / "evals" / "10" / "sigma-hat" / "results.json").read_text())
+    assert early["trained_step"] == 10 and last["steps"] == 20
+    assert np.isfinite(early["bits_per_dim"]) and early["bits_per_dim"] != last["bits_per_dim"]
+    table, report = (tmp_path / "table.md").read_text(), (tmp_path / "report.md").read_text()
+    curve = next(line for line in report.splitlines() if "| FD, sigma-hat |" in line)
+    assert f"{early['fd']:.3f}" in curve and f"{last['fd']:.3f}" in curve
+    row = next(line for line in table.splitlines() if "| 10 | sigma-hat |" in line)
+    assert row.split("|")[-3].strip() == "-"  # train s / run: a kept checkpoint has none

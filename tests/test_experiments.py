@@ -380,11 +380,21 @@ def test_a_kept_checkpoint_is_scored_as_the_run_trained_to_its_step(tmp_path):
                                                    "train.keep_checkpoints_every": 2})  # fmt: skip
     short = configured(flow2d, "tiny", **steps, **{"train.num_steps": 2})
     at_2 = configured(flow2d, "tiny", **steps, **{"train.num_steps": 8, "eval.checkpoint_step": 2})
+
+    def short_of(n):
+        return configured(flow2d, "tiny", **steps, **{"train.num_steps": n})
+
     train_and_evaluate(kept, str(tmp_path / "long"))
     direct = train_and_evaluate(short, str(tmp_path / "short"))
     scored = evaluate_trained(at_2, str(tmp_path / "at_2"), str(tmp_path / "long"))
     assert scored["trained_step"] == 2 and "train_seconds" not in scored
     assert scored["w2"] == direct["w2"] and scored["npe"] == direct["npe"]
+    # a run in progress (no results.json yet) may be scored at a kept checkpoint, not at its last
+    os.rename(tmp_path / "long" / "results.json", tmp_path / "long" / "finished.json")
+    again = evaluate_trained(at_2, str(tmp_path / "at_2_early"), str(tmp_path / "long"))
+    assert again["w2"] == direct["w2"] and again["trained_revision"] is None
+    with pytest.raises(WorkdirError, match="no finished run"):
+        evaluate_trained(short_of(8), str(tmp_path / "at_8_early"), str(tmp_path / "long"))
     # without keep_checkpoints_every only the last three saves stay: step 2 is gone
     train_and_evaluate(long, str(tmp_path / "plain"))
     with pytest.raises(WorkdirError, match=r"checkpoint_step=2: .* at steps \[4, 6, 8\] only"):

@@ -122,6 +122,30 @@ def test_ddpm_timestep_grids_to_t_min_and_with_an_offset():
         time_grid(ddpm, 10, SA.DDPMTimestepGrid(spacing=SA.Spacing.TRAILING, steps_offset=-1))
 
 
+def test_a_grid_stopped_at_k_visits_every_timestep_down_to_k_and_decodes_the_mean_there():
+    """trailing(stop=k) with T - k + 1 steps: T, T-1, ..., k, then 0; DDPM's last step (to
+    sigma = 0) returns x0_hat(x_k) exactly, with either reverse variance; stop = 1 is the grid."""
+    ddpm = S.DiscreteDDPM(num_timesteps=50)
+    g = time_grid(ddpm, 50 - 8 + 1, resolve.grid("trailing(stop=8)"))
+    np.testing.assert_array_equal(np.round(g * 50), [*range(50, 7, -1), 0])
+    for spacing in ("leading", "linspace", "trailing"):
+        plain = time_grid(ddpm, 7, resolve.grid(spacing))
+        np.testing.assert_array_equal(time_grid(ddpm, 7, resolve.grid(f"{spacing}(stop=1)")), plain)
+        stopped = time_grid(ddpm, 7, resolve.grid(f"{spacing}(stop=8)"))
+        assert np.round(stopped[-2] * 50) >= 8 and stopped[-1] == 0 and np.all(np.diff(stopped) < 0)
+    with pytest.raises(ValueError, match=r"stop=45: the 6 timesteps 45..50 cannot hold 7 steps"):
+        time_grid(ddpm, 7, resolve.grid("trailing(stop=45)"))
+    den = analytic.exact_denoiser(GMM, ddpm)
+    x = prior_sample(jax.random.PRNGKey(0), (64, 2), ddpm, dtype=jnp.float64)
+    for variance in ("beta", "beta_tilde"):
+        sampler = resolve.sampler(f"ddpm(variance={variance!r})")
+        out = sample(den, x, g, sampler, key=jax.random.PRNGKey(1), return_trajectory=True)
+        x_k = out.trajectory[-2]
+        x0_hat = den(None, x_k, jnp.asarray(g[-2]), None)[0]
+        np.testing.assert_allclose(out.samples, x0_hat, rtol=1e-12, atol=1e-12)  # float64
+        assert np.abs(out.samples - x_k).max() > 1e-3  # x_k itself is not the answer
+
+
 def test_clip_x0_keeps_or_recomputes_eps():
     sched = S.VPLinear()
     den = analytic.exact_denoiser(GMM, sched)

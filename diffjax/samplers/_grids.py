@@ -97,27 +97,40 @@ class DDPMTimestepGrid(Grid):
     option of that name (added to 'leading'). diffusers' `set_alpha_to_one=False` is
     t_end = schedule.t_min; where the last timestep is already t_min (leading, linspace) it is
     not repeated: diffusers' final step there is the identity (same alpha), which is skipped.
+
+    `stop` = k > 1 spaces the timesteps over k..T only, so the final step jumps from x_k (or
+    above) to t_end = 0 and returns the mean x0_hat(x_k): the chain that the truncated bound
+    scores (`diffjax.losses.truncated_bound`, decoder at k); n = T - k + 1 steps visit every
+    timestep T..k.
     """
 
     spacing: Spacing = Spacing.TRAILING
     steps_offset: int = 0
+    stop: int = 1
 
     def __post_init__(self):
         check_instance("spacing", self.spacing, Spacing)
         check_int("steps_offset", self.steps_offset, minimum=0)
+        check_int("stop", self.stop, minimum=1)
 
     def times(self, schedule, n, t_start, t_end):
         if not isinstance(schedule, DiscreteDDPM):
             raise ValueError(
                 "DDPMTimestepGrid spaces integer DDPM timesteps: it needs a DiscreteDDPM."
             )
-        T = schedule.num_timesteps
+        T, below = schedule.num_timesteps, self.stop - 1  # the chain stop..T has T - below steps
+        span = T - below
+        if span < n:
+            raise ValueError(
+                f"stop={self.stop}: the {span} timesteps {self.stop}..{T} cannot hold {n} steps."
+            )
         if self.spacing is Spacing.LEADING:
-            steps = np.arange(0, n)[::-1] * (T // n) + 1 + self.steps_offset
+            steps = np.arange(0, n)[::-1] * (span // n) + 1 + self.steps_offset
         elif self.spacing is Spacing.TRAILING:
-            steps = np.round(np.arange(T, 0, -T / n)).astype(int)
+            steps = np.round(np.arange(span, 0, -span / n)).astype(int)
         else:  # diffusers rounds the 0-based values (half to even), as here
-            steps = np.round(np.linspace(0, T - 1, n))[::-1].astype(int) + 1
+            steps = np.round(np.linspace(0, span - 1, n))[::-1].astype(int) + 1
+        steps = steps + below
         if steps.max() > T:
             raise ValueError(f"steps_offset={self.steps_offset} puts a timestep above T = {T}.")
         t = (steps / T).astype(np.float64)

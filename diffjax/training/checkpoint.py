@@ -27,7 +27,10 @@ class Checkpointer:
         keep: int = 3,
         keep_period: int | None = None,
         async_save: bool = True,
+        read_only: bool = False,
     ):
+        """read_only: restore only, never save, delete or clean up (a run in progress may be
+        writing the directory)."""
         self.manager = ocp.CheckpointManager(
             os.path.abspath(directory),
             options=ocp.CheckpointManagerOptions(
@@ -35,6 +38,8 @@ class Checkpointer:
                 keep_period=keep_period,  # steps divisible by it are never deleted
                 save_interval_steps=every,
                 enable_async_checkpointing=async_save,
+                read_only=read_only,
+                create=not read_only,
             ),
         )
         self.every = every
