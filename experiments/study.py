@@ -12,6 +12,7 @@ versions, device and wall time, and the table names the command and the revision
     python -m experiments.study --study ... --workdir ... --share 0/2          # this machine's half
     python -m experiments.study --study ... --workdir ... --merge other/runs/flow2d_table --summarise_only
     python -m experiments.study --study ... --workdir ... --summarise_only --docs docs/flow2d_table.md
+    python -m experiments.study --study ... --workdir ... --kept_only   # score kept checkpoints now
 """
 
 from __future__ import annotations
@@ -159,15 +160,32 @@ def job_config(study: Study, job: Job):
     return config
 
 
-def run_job(study: Study, job: Job, workdir: str) -> dict | None:
-    """Runs one job unless done (a scoring job first runs its training); a failure is recorded
-    in failed.json (no result is written) and the study goes on."""
+def kept_now(study: Study, job: Job, workdir: str) -> bool:
+    """Is `job` the scoring of a kept checkpoint (eval.checkpoint_step) that its training,
+    finished or still running, has saved?"""
+    from diffjax.training import Checkpointer
+
+    step = job_config(study, job).eval.checkpoint_step
+    directory = os.path.join(job.trained.directory(workdir), "checkpoints") if job.trained else ""
+    if step is None or not os.path.isdir(directory):
+        return False
+    ckpt = Checkpointer(directory, read_only=True)
+    try:
+        return step in ckpt.all_steps()
+    finally:
+        ckpt.close()
+
+
+def run_job(study: Study, job: Job, workdir: str, *, train_first: bool = True) -> dict | None:
+    """Runs one job unless done (a scoring job first runs its training, unless `train_first` is
+    False: a kept checkpoint of a training in progress); a failure is recorded in failed.json
+    (no result is written) and the study goes on."""
     from experiments.run import evaluate_trained, train_and_evaluate
 
     d = job.directory(workdir)
     if os.path.exists(os.path.join(d, "results.json")):
         return None
-    if job.trained is not None:
+    if job.trained is not None and train_first:
         run_job(study, job.trained, workdir)
         if not os.path.exists(os.path.join(job.trained.directory(workdir), "results.json")):
             return None  # its training failed (recorded there)
@@ -326,6 +344,12 @@ def _parse(argv):
         "--merge", action="append", default=[], help="adopt finished jobs of DIR or rows.json"
     )
     p.add_argument("--summarise_only", action="store_true", help="run nothing; summarise")
+    p.add_argument(
+        "--kept_only",
+        action="store_true",
+        help="train nothing: score the kept checkpoints (eval.checkpoint_step) that exist now, "
+        "of trainings still in progress too (learning curves while training)",
+    )
     p.add_argument("--baselines", action="store_true", help="compute the study's baseline columns")
     p.add_argument("--docs", default="", help="also write the table here (markdown + .json rows)")
     return p.parse_args(argv)
@@ -343,7 +367,10 @@ def main(argv=None) -> int:
         print(f"adopted {merge(study, args.workdir, source)} finished jobs from {source}")
     if not args.summarise_only:
         for job in share_of(jobs(study, only, seeds), args.share):
-            run_job(study, job, args.workdir)
+            if not args.kept_only:
+                run_job(study, job, args.workdir)
+            elif kept_now(study, job, args.workdir):
+                run_job(study, job, args.workdir, train_first=False)
     command = "python -m experiments.study " + " ".join(sys.argv[1:] if argv is None else argv)
     print(summarise(study, args.workdir, args.docs, command, args.baselines))
     failed = collect(study, args.workdir)[1]

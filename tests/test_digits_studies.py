@@ -3,6 +3,7 @@ the recipe it names, and each study's tiny variant runs end to end through its o
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -171,3 +172,13 @@ def test_the_size_study_tiny_variant_draws_a_learning_curve(tmp_path):
     assert f"{early['fd']:.3f}" in curve and f"{last['fd']:.3f}" in curve
     row = next(line for line in table.splitlines() if "| 10 | sigma-hat |" in line)
     assert row.split("|")[-3].strip() == "-"  # train s / run: a kept checkpoint has none
+    # --kept_only scores the kept checkpoints of a training in progress and trains nothing
+    shutil.rmtree(seed0 / "evals" / "10")
+    os.rename(seed0 / "results.json", seed0 / "results.done")
+    with open(tmp_path / "log2.txt", "w") as log:
+        code = run_study([*args, "--only", "size=ch 32 (0.70M)", "--kept_only"], log).wait(600)
+    assert code == 0, (tmp_path / "log2.txt").read_text()[-3000:]
+    again = json.loads((seed0 / "evals" / "10" / "sigma-hat" / "results.json").read_text())
+    assert again["fd"] == early["fd"] and again["trained_revision"] is None
+    assert (seed0 / "evals" / "10" / "ddim eta=0" / "results.json").exists()
+    assert not (seed0 / "results.json").exists()  # the training was not run again
