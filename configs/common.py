@@ -73,7 +73,7 @@ def base() -> ml_collections.ConfigDict:
     c.sample = ml_collections.ConfigDict()
     # the measured defaults (docs/samplers.md): iPNDM on the grid measured best for the schedule
     c.sample.sampler = "ipndm"  # euler | heun | ddpm | ddim | dpmpp_2m | unipc | ... ('name(k=v)')
-    c.sample.grid = "auto"  # auto | uniform | logsnr | karras | quadratic | leading | trailing | ...
+    c.sample.grid = "auto"  # auto | uniform | logsnr | karras | quadratic | leading | trailing(stop=k) | ...
     c.sample.num_steps = 100  # sampler steps (NFE = steps x the sampler's evaluations per step)
     c.sample.t_start = 1.0
     c.sample.t_end = placeholder(float)  # None: 0 where sigma(0) = 0, else the schedule's t_min
