@@ -34,9 +34,9 @@ class Checkpointer:
         self.manager = ocp.CheckpointManager(
             os.path.abspath(directory),
             options=ocp.CheckpointManagerOptions(
-                max_to_keep=keep,
+                max_to_keep=None if read_only else keep,
                 keep_period=keep_period,  # steps divisible by it are never deleted
-                save_interval_steps=every,
+                save_interval_steps=0 if read_only else every,
                 enable_async_checkpointing=async_save,
                 read_only=read_only,
                 create=not read_only,
