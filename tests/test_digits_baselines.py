@@ -48,3 +48,19 @@ def test_noisy_digits_and_pixel_gmm_draws():
     draws = B.pixel_gmm_samples(images, 100, k=2, seed=0)
     assert draws.shape == (100, 8, 8, 1) and np.all(np.abs(draws) <= 1)
     assert np.array_equal(B.to_levels(np.array([[-1.0, 0.0, 1.0]]), 17), [[0, 8, 16]])
+
+
+def test_the_pixel_gmm_is_the_same_fit_on_any_number_of_threads():
+    """On the digits, sklearn's fit with 2 threads and with 1 reached different mixtures (draws
+    up to 2.0 apart) before the fit was pinned to one thread."""
+    from threadpoolctl import threadpool_limits
+
+    from configs import ddpm_digits
+
+    images = B.digits_split(ddpm_digits.get_config())[0]  # the study's training digits
+    free = B.pixel_gmm_samples(images, 200, k=10, seed=0)
+    with threadpool_limits(limits=1):
+        one = B.pixel_gmm_samples(images, 200, k=10, seed=0)
+    with threadpool_limits(limits=2):
+        two = B.pixel_gmm_samples(images, 200, k=10, seed=0)
+    assert np.array_equal(free, one) and np.array_equal(one, two)
