@@ -29,6 +29,10 @@ import traceback
 
 from experiments.workdir import EVALUATION
 
+COMPUTED_AT = (
+    "_computed_at"  # baselines.json: '<column>: <key>' -> the code revision that computed it
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Axis:
@@ -270,13 +274,18 @@ def merge(study: Study, workdir: str, source: str) -> int:
     return adopted
 
 
-def baselines(study: Study, workdir: str, compute: bool) -> dict:
-    """{column: {cell/seed: value}}, cached in <workdir>/baselines.json by each baseline's key."""
+def baselines(study: Study, workdir: str, compute: bool) -> tuple[dict, list[str]]:
+    """({column: {cell/seed: value}}, the code revisions that computed those values), cached in
+    <workdir>/baselines.json by each baseline's key. A cached value is not recomputed when the
+    code changes (delete the file for that); its revision says which code computed it
+    ('unrecorded' for caches older than the record)."""
+    from experiments.provenance import code_revision
     from experiments.tables import baseline_key, write
 
     path = os.path.join(workdir, "baselines.json")
     cache = json.load(open(path)) if os.path.exists(path) else {}
-    out = {}
+    computed_at = cache.setdefault(COMPUTED_AT, {})
+    out, used = {}, set()
     for name, (key_fn, value_fn) in study.baselines.items():
         table = cache.setdefault(name, {})
         out[name] = {}
@@ -285,10 +294,12 @@ def baselines(study: Study, workdir: str, compute: bool) -> dict:
             key = key_fn(config)
             if key not in table and compute:
                 table[key] = value_fn(config)
+                computed_at[f"{name}: {key}"] = code_revision()
                 write(path, cache)
             if key in table:
                 out[name][baseline_key(job.cell, job.seed)] = table[key]
-    return out
+                used.add(computed_at.get(f"{name}: {key}", "unrecorded"))
+    return out, sorted(used)
 
 
 def summarise(
@@ -300,9 +311,8 @@ def summarise(
 
     revision = git_revision()  # before this summary writes its own files into the checkout
     rows, failed = collect(study, workdir)
-    table, records = tables.summarise(
-        study, rows, baselines(study, workdir, compute_baselines), failed
-    )
+    values, computed_at = baselines(study, workdir, compute_baselines)
+    table, records = tables.summarise(study, rows, values, failed)
     os.makedirs(workdir, exist_ok=True)
     tables.write(os.path.join(workdir, "table.md"), table)
     tables.write(os.path.join(workdir, "rows.json"), rows)
@@ -318,7 +328,13 @@ def summarise(
             prefix = os.path.basename(stem) + "_"
             report = study.report(study, rows, records, os.path.dirname(docs) or ".", prefix)
         text = tables.docs_text(
-            study, report + table, command, rows, os.path.basename(stem) + ".json", revision
+            study,
+            report + table,
+            command,
+            rows,
+            os.path.basename(stem) + ".json",
+            revision,
+            computed_at,
         )
         tables.write(docs, text)
     return table

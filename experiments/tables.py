@@ -172,21 +172,27 @@ def plot(study, records: list[dict], directory: str, max_cells: int = 80) -> lis
 
 
 def docs_text(
-    study, table: str, command: str, rows: list[dict], json_name: str, revision: str = ""
+    study,
+    table: str,
+    command: str,
+    rows: list[dict],
+    json_name: str,
+    revision: str = "",
+    baselines_at: list[str] = (),
 ) -> str:
     """The committed table: its command, the revision it was summarised at (`revision`, taken
-    before the summary wrote anything; default: now) and those of its rows."""
+    before the summary wrote anything; default: now), those of its rows and of its baselines."""
     from experiments.provenance import git_revision
 
     counts = collections.Counter(revision_of(r) for r in rows)
     revs = ", ".join(f"{rev} ({n} rows)" for rev, n in sorted(counts.items()))
+    computed = f" Baselines computed at revision {', '.join(baselines_at)}." if baselines_at else ""
     return (
         f"# {study.name} (generated)\n\n"
         f"Command: `{command}`, summarised at revision {revision or git_revision()}.\n"
         f"Rows produced at revisions: {revs}; every row's revision, config hash, versions, device "
-        f"and wall time are in `{json_name}`. Mean +- sample std over the finished seeds.\n\n"
-        + (study.notes.strip() + "\n\n" if study.notes else "")
-        + table
+        f"and wall time are in `{json_name}`.{computed} Mean +- sample std over the finished "
+        "seeds.\n\n" + (study.notes.strip() + "\n\n" if study.notes else "") + table
     )
 
 

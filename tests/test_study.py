@@ -308,3 +308,29 @@ def test_an_eval_only_axis_trains_once_and_scores_each_level(tmp_path):
         assert mine["rk4"]["trained_in"] == str(trained)
     with pytest.raises(ValueError, match="eval_only.*optim.learning_rate"):
         S.Axis("lr", {"a": {"optim.learning_rate": 0.1}}, eval_only=True)
+
+
+def test_the_committed_table_names_the_revision_that_computed_its_baselines(tiny_study, tmp_path):
+    """Cached baselines are not recomputed when the code changes, so the table says which code
+    computed them: this process's revision when computed now, 'unrecorded' for an older cache."""
+    import dataclasses
+
+    from experiments.provenance import code_revision
+
+    calls = []
+    value = lambda config: calls.append(config.data.name) or float(len(calls))  # noqa: E731
+    study = dataclasses.replace(
+        S.load_study(tiny_study), baselines={"b": (lambda c: c.data.name, value)}
+    )
+    workdir = str(tmp_path / "w")
+    os.makedirs(workdir)
+    values, computed_at = S.baselines(study, workdir, compute=True)
+    assert len(calls) == 2 and computed_at == [code_revision()]  # one value per task (key)
+    assert S.baselines(study, workdir, compute=True)[0] == values and len(calls) == 2  # cached
+    cache = json.load(open(os.path.join(workdir, "baselines.json")))
+    del cache[S.COMPUTED_AT]["b: 2d:gaussian_to_moons"]  # as a cache written before the record
+    tables.write(os.path.join(workdir, "baselines.json"), cache)
+    at = S.baselines(study, workdir, compute=False)[1]
+    assert at == sorted([code_revision(), "unrecorded"])
+    text = tables.docs_text(study, "", "cmd", [], "t.json", "abc1234", at)
+    assert f"Baselines computed at revision {', '.join(at)}." in text
