@@ -7,7 +7,8 @@ clip 1), EMA 0.999, batch 128, 6000 steps; ancestral sampling with sigma_t^2 = b
 steps; Frechet distance in the digits classifier's features (1000 samples vs the 297 held-out;
 train-vs-held-out is the floor) and the held-out bound in bits/dim (discretised decoder, 17 levels).
 Runtime and results on the 2-core CPU: docs/experiments.md (~25 min; FD ~23, bound ~2.9 bits/dim);
-the width and step count measured against ch 48 and 2000-6000 steps: docs/ddpm_digits_size.md.
+the width and step count measured against ch 48 and 2000-6000 steps: docs/ddpm_digits_size.md
+(samples score best at 4000 steps, --config.train.num_steps=4000; the bound keeps falling to 6000).
 Variants:
   :quick  300 steps, 64 samples, the bound on 64 held-out digits: ~1 min
   :tiny   20 steps, 16 samples over 50 timesteps: seconds (the tests run it)
