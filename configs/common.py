@@ -88,6 +88,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.metrics = ("w2",)  # of w2, npe, fd, fid, bound, pf_nll, denoiser_error, sampler_error, nfe_sweep, guidance_sweep
     c.eval.num_samples = placeholder(int)  # None: as many as the test set
     c.eval.checkpoint_step = placeholder(int)  # --trained: score this kept checkpoint (None: the last)
+    c.eval.seed = placeholder(int)  # PRNG seed of the samples and metrics (None: seed + 1000); --trained: a fresh draw
     c.eval.bound_variance = "beta"  # bound's reverse variance: beta | beta_tilde
     c.eval.bound_decoder_steps = ()  # 'bound': also the chain stopped at these steps k, decoded from x_k
     c.eval.pf_nll_examples = 256  # test examples scored by the probability-flow ODE

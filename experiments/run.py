@@ -181,8 +181,10 @@ def _train_all(config, workdir, comps, data, params, key):
 def _evaluate(config, workdir, comps, data, params) -> dict:
     """Samples (written to workdir), then every metric of config.eval.metrics. When no metric
     scores samples (the bound, the probability-flow NLL, the denoiser error) only a preview of
-    E.PREVIEW_SAMPLES is drawn: a 1000-step ancestral sampling would cost more than the metric."""
-    key = jax.random.PRNGKey(config.seed + 1000)
+    E.PREVIEW_SAMPLES is drawn: a 1000-step ancestral sampling would cost more than the metric.
+    The key of samples and metrics is eval.seed's (None: seed + 1000): with --trained, another
+    eval.seed redraws them from the same parameters (a metric's spread over draws)."""
+    key = jax.random.PRNGKey(config.seed + 1000 if config.eval.seed is None else config.eval.seed)
     num = config.eval.num_samples or len(data.test)
     if set(config.eval.metrics) <= E.SAMPLE_FREE:
         num = min(num, E.PREVIEW_SAMPLES)
@@ -240,6 +242,7 @@ def validate(config) -> None:
     check.non_negative(config, "train.sample_every", "eval.pf_nll_examples")
     check.non_negative(config, "train.keep_checkpoints_every")
     check.optional(config, check.positive_int, "eval.checkpoint_step")
+    check.optional(config, check.non_negative, "eval.seed")
     if config.train.keep_checkpoints_every % config.train.checkpoint_every:
         raise check.ConfigError(
             f"config.train.keep_checkpoints_every={config.train.keep_checkpoints_every} must be a "

@@ -438,3 +438,42 @@ def test_a_trained_run_is_scored_again_with_other_sampling_without_training(tmp_
     rf_midpoint = configured(flow2d, "tiny", **reflow, **{"sample.sampler": "midpoint"})
     with pytest.raises(WorkdirError, match="sample.sampler"):
         evaluate_trained(rf_midpoint, str(tmp_path / "rf_midpoint"), str(tmp_path / "rf"))
+
+
+def test_eval_seed_redraws_the_samples_of_a_trained_run_from_its_own_record(tmp_path):
+    """eval.seed (None: seed + 1000, the old key) redraws a finished run's samples from the same
+    parameters; configs/from_record.py rebuilds the run's config from its config.json, so a
+    redraw names only the keys it changes, and --trained accepts the rebuilt config."""
+    from experiments.launch import _load
+    from experiments.run import evaluate_trained
+    from experiments.validate import ConfigError
+    from experiments.workdir import config_dict, flatten
+
+    config = configured(gmm, "tiny", **{"seed": 3, "eval.metrics": ("w2",)})
+    run = tmp_path / "run"
+    trained = train_and_evaluate(config, str(run))
+    record = _load(f"configs/from_record.py:{run / 'config.json'}")
+    assert flatten(config_dict(record)) == flatten(json.loads((run / "config.json").read_text()))
+
+    def redraw(seed, name):
+        with record.unlocked():
+            record.eval.seed = seed
+        scored = evaluate_trained(record, str(tmp_path / name), str(run))
+        return scored["w2"], np.load(tmp_path / name / "samples.npz")["samples"]
+
+    samples = np.load(run / "samples.npz")["samples"]
+    w2_none, none = redraw(None, "none")
+    w2_same, same = redraw(1003, "same")
+    w2_other, other = redraw(7, "other")
+    assert w2_none == w2_same == trained["w2"] != w2_other
+    assert np.array_equal(none, samples) and np.array_equal(same, samples)
+    assert not np.allclose(other, samples) and other.shape == samples.shape
+    with pytest.raises(ConfigError, match="config.eval.seed must be a finite number >= 0"):
+        evaluate_trained(
+            configured(gmm, "tiny", **{"seed": 3, "eval.metrics": ("w2",), "eval.seed": -1}),
+            str(tmp_path / "x"),
+            str(run),
+        )
+    (tmp_path / "bad.json").write_text(json.dumps({"train": {"no_such_key": 1}}))
+    with pytest.raises(ValueError, match=r"does not have: \['train.no_such_key'\]"):
+        _load(f"configs/from_record.py:{tmp_path / 'bad.json'}")
