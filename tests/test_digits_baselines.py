@@ -64,3 +64,21 @@ def test_the_pixel_gmm_is_the_same_fit_on_any_number_of_threads():
     with threadpool_limits(limits=2):
         two = B.pixel_gmm_samples(images, 200, k=10, seed=0)
     assert np.array_equal(free, one) and np.array_equal(one, two)
+
+
+def test_the_floor_over_subsets_is_the_whole_set_when_a_subset_is_all_of_it():
+    """Every subset of all n digits is the whole set (FD invariant to order); smaller subsets
+    differ, and their FDs are those of the subsets the seed draws."""
+    rng = np.random.default_rng(0)
+    train = rng.standard_normal((40, 3))
+    test = rng.standard_normal((30, 3)) + 0.5
+    from diffjax.metrics import frechet_distance
+
+    fd = lambda x: frechet_distance(x, test)  # noqa: E731
+    whole = B.frechet_over_subsets(fd, train, 40, draws=5)
+    np.testing.assert_allclose(whole, fd(train), rtol=1e-9)
+    part = B.frechet_over_subsets(fd, train, 20, draws=5, seed=1)
+    assert part.std() > 0.01 and len(set(np.round(part, 9))) == 5
+    again = np.random.default_rng(1)
+    first = fd(train[again.choice(40, 20, replace=False)])
+    assert part[0] == first

@@ -52,6 +52,8 @@ BASELINES = {
     "categorical bpd": (_key, _column(_bits, "bpd_categorical")),
     "mixture bpd": (_key, _column(_bits, "bpd_mixture")),
     "FD floor": (_key, _column(_frechet, "fd_train_vs_heldout")),
+    "FD floor, 20 subsets: mean": (_key, _column(_frechet, "fd_floor_subsets_mean")),
+    "FD floor, 20 subsets: std": (_key, _column(_frechet, "fd_floor_subsets_std")),
     "FD digits+noise 0.2": (_key, _column(_frechet, "fd_noisy_digits_0.2")),
     "FD pixel GMM": (_key, _column(_frechet, "fd_pixel_gmm")),
 }
@@ -61,7 +63,8 @@ Goals (issue 12): Frechet distance within 1.3x the train-vs-held-out floor; the 
 probability-flow NLL below the mixture-of-categoricals baseline. bits_per_dim is the full DDPM
 bound (discretised decoder over the 17 levels); every bits/dim column is on the same 297 held-out
 digits and levels. FD: 1000 samples against the 297 held-out digits in the in-project digits
-classifier's features (each baseline draws 1000 too).
+classifier's features (each baseline draws 1000 too). The FD floor is the first 1000 training
+digits; "20 subsets" is its mean and std over random 1000-subsets of the 1500.
 """
 
 
