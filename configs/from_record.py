@@ -12,17 +12,7 @@ defaults, which is what such a run used; a key the base does not know is refused
 import json
 
 from configs import common
-from experiments.workdir import flatten
-
-
-def _set(config, dotted: str, value) -> None:
-    *parents, leaf = dotted.split(".")
-    node = config
-    for name in parents:
-        node = node[name]
-    if isinstance(node[leaf], tuple) and isinstance(value, list):
-        value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-    node[leaf] = value
+from experiments.workdir import flatten, set_key
 
 
 def get_config(record: str):
@@ -34,5 +24,5 @@ def get_config(record: str):
     if unknown:
         raise ValueError(f"{record}: keys configs/common.base() does not have: {unknown}")
     for key, value in recorded.items():
-        _set(config, key, value)
+        set_key(config, key, value, what="record key")
     return config

@@ -147,6 +147,8 @@ def job_config(study: Study, job: Job):
     config lacks fails here)."""
     from ml_collections import config_flags
 
+    from experiments.workdir import set_key
+
     config = config_flags.config_flags._ConfigFileParser("config").parse(study.config)
     with config.unlocked():
         train_cell = job.cell if job.train_cell is None else job.train_cell
@@ -154,13 +156,7 @@ def job_config(study: Study, job: Job):
         config.seed = job.seed
         config.train.progress = sys.stdout.isatty()  # no bars in a study's log
     for key, value in job.overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = getattr(node, p)
-        if leaf not in node:
-            raise KeyError(f"study override {key!r}: the config has no such key.")
-        setattr(node, leaf, value)
+        set_key(config, key, value, what="study override")
     return config
 
 

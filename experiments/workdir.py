@@ -40,6 +40,20 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def set_key(config, dotted: str, value, what: str = "override") -> None:
+    """config.<dotted> = value (a JSON list becomes a tuple where the key holds one); a key the
+    config lacks fails naming it."""
+    *parents, leaf = dotted.split(".")
+    node = config
+    for name in parents:
+        node = getattr(node, name)
+    if leaf not in node:
+        raise KeyError(f"{what} {dotted!r}: the config has no such key.")
+    if isinstance(node[leaf], tuple) and isinstance(value, list):
+        value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    setattr(node, leaf, value)
+
+
 def config_dict(config) -> dict:
     return json.loads(config.to_json()) if hasattr(config, "to_json") else dict(config)
 
