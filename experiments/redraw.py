@@ -10,6 +10,14 @@ A run is a training directory (scored at its last checkpoint) or a `--trained` e
 <workdir>/<label>/draw<d>; finished draws are adopted, so a stopped command resumes. The table
 holds the run's own value (eval.seed unset: seed + 1000), every draw, and mean +- sample std
 over all of them: the part of a seed-to-seed difference that resampling alone produces.
+
+Runs scored with the same key share much of a draw's luck: the key fixes the initial noise and so,
+largely, which modes the samples fall in, whatever the model. With two or more runs and keys in
+common, the table is followed by the additive decomposition value[run, key] = mean[run] +
+effect[key] + residual (least squares, key effects summing to zero; `key_effects`): the effect of
+each key, common to every run scored with it, and the residual std, a run's own draw noise. Two
+runs compared at the same keys differ by their means plus residuals only (std sqrt(2) residual);
+compared at different keys, or against a reference that draws no samples, the key effect counts.
 """
 
 from __future__ import annotations
@@ -46,6 +54,59 @@ def redraw(run: str, draw: int, metric: str, workdir: str) -> float:
     return evaluate_trained(config, workdir, trained)[metric]
 
 
+def own_key(run: str) -> int:
+    """The key a run was scored with: its eval.seed, or seed + 1000 unset."""
+    from experiments.launch import _load
+    from experiments.run import sample_seed
+
+    return sample_seed(_load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}"))
+
+
+def key_effects(values: dict[str, dict[int, float]]) -> dict:
+    """Least-squares fit of value[run][key] = mean[run] + effect[key] + residual, the effects
+    summing to zero over the keys. Returns the run means, the key effects, the residual std with
+    its degrees of freedom (observations - runs - keys + 1) and the std of the key effects."""
+    runs, keys = list(values), sorted({k for v in values.values() for k in v})
+    obs = [(i, keys.index(k), x) for i, r in enumerate(runs) for k, x in values[r].items()]
+    design = np.zeros((len(obs) + 1, len(runs) + len(keys)))
+    target = np.zeros(len(obs) + 1)
+    for row, (i, j, x) in enumerate(obs):
+        design[row, i] = design[row, len(runs) + j] = 1.0
+        target[row] = x
+    design[-1, len(runs) :] = 1.0  # the effects sum to zero
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError(f"key_effects: runs {runs} share too few keys to separate run and key")
+    coef = np.linalg.lstsq(design, target, rcond=None)[0]
+    dof = len(obs) - len(runs) - len(keys) + 1
+    resid = target[:-1] - design[:-1] @ coef
+    effects = coef[len(runs) :]
+    return {
+        "run_means": dict(zip(runs, coef[: len(runs)].tolist(), strict=True)),
+        "key_effects": dict(zip(keys, effects.tolist(), strict=True)),
+        "residual_std": float(np.sqrt(resid @ resid / dof)) if dof > 0 else float("nan"),
+        "dof": dof,
+        "key_effect_std": float(effects.std(ddof=1)),
+    }
+
+
+def effects_table(fit: dict) -> str:
+    """Markdown: each key's effect, then the residual std and the key effects' std."""
+    keys, means = fit["key_effects"], fit["run_means"]
+    lines = [
+        f"| key | {' | '.join(str(k) for k in keys)} |",
+        "|---|" + "---|" * len(keys),
+        f"| effect | {' | '.join(f'{e:+.2f}' for e in keys.values())} |",
+        "\n| run | mean at the average key |\n|---|---|",
+        *(f"| {run} | {m:.2f} |" for run, m in means.items()),
+    ]
+    return (
+        "\n".join(lines)
+        + f"\n\nResidual std (a run's own draw noise): {fit['residual_std']:.2f} ({fit['dof']} "
+        f"dof); std of the key effects (shared by every run scored with the key): "
+        f"{fit['key_effect_std']:.2f}.\n"
+    )
+
+
 def spread_table(rows: dict, draws: list[int], metric: str) -> str:
     """Markdown: per run, its own value, each draw, and mean +- std over all of them."""
     head = f"| run | own | {' | '.join(f'draw {d}' for d in draws)} | mean +- std (n) |"
@@ -66,7 +127,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="", help="also write the table here (markdown + .json)")
     args = p.parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
-    rows = {}
+    rows, keyed = {}, {}
     for spec in args.run:
         label, run = spec.split("=", 1)
         own = _results(run)[args.metric]
@@ -74,7 +135,12 @@ def main(argv=None) -> None:
             redraw(run, d, args.metric, os.path.join(args.workdir, label, f"draw{d}"))
             for d in draws
         ]
+        keyed[label] = dict(zip([own_key(run), *draws], rows[label], strict=True))
     table = spread_table(rows, draws, args.metric)
+    fit = key_effects(keyed) if len(rows) > 1 and len(draws) > 1 else None
+    if fit is not None:
+        table += "\nKey effects (additive fit over runs and keys; the own key is seed + 1000):\n\n"
+        table += effects_table(fit)
     print(table)
     if args.out:
         from experiments.provenance import code_revision
@@ -89,7 +155,8 @@ def main(argv=None) -> None:
         )
         write(args.out, header + table)
         json_path = os.path.splitext(args.out)[0] + ".json"
-        write(json_path, {"command": command, "revision": code_revision(), "rows": rows})
+        record = {"command": command, "revision": code_revision(), "rows": rows}
+        write(json_path, record | {"keys": keyed, "key_effects": fit})
 
 
 if __name__ == "__main__":

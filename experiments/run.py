@@ -178,13 +178,18 @@ def _train_all(config, workdir, comps, data, params, key):
     return params, seconds
 
 
+def sample_seed(config) -> int:
+    """The seed of an evaluation's samples and metric noise: eval.seed, or seed + 1000 unset."""
+    return config.seed + 1000 if config.eval.seed is None else config.eval.seed
+
+
 def _evaluate(config, workdir, comps, data, params) -> dict:
     """Samples (written to workdir), then every metric of config.eval.metrics. When no metric
     scores samples (the bound, the probability-flow NLL, the denoiser error) only a preview of
     E.PREVIEW_SAMPLES is drawn: a 1000-step ancestral sampling would cost more than the metric.
     The key of samples and metrics is eval.seed's (None: seed + 1000): with --trained, another
     eval.seed redraws them from the same parameters (a metric's spread over draws)."""
-    key = jax.random.PRNGKey(config.seed + 1000 if config.eval.seed is None else config.eval.seed)
+    key = jax.random.PRNGKey(sample_seed(config))
     num = config.eval.num_samples or len(data.test)
     if set(config.eval.metrics) <= E.SAMPLE_FREE:
         num = min(num, E.PREVIEW_SAMPLES)

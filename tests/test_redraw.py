@@ -32,6 +32,35 @@ def test_redraws_score_the_same_parameters_with_other_keys_and_resume(tmp_path):
     text = out.read_text()
     assert f"| heun | {v[0]:.2f} | {v[1]:.2f} | {v[2]:.2f} | {v.mean():.2f} +- " in text
     assert "Command: `python -m experiments.redraw --run" in text
+    fit = json.loads((tmp_path / "draws.json").read_text())["key_effects"]
+    assert list(fit["key_effects"]) == ["1", "1003"] and fit["dof"] == 1  # 4 values, 3 unknowns
+    paired = np.subtract(rows["last"][1:], rows["heun"][1:]).mean()
+    np.testing.assert_allclose(fit["run_means"]["last"] - fit["run_means"]["heun"], paired)
+    assert "| effect | " in text and "Residual std" in text
     stamp = os.path.getmtime(work / "last" / "draw1" / "results.json")
     redraw.main(argv)  # adopted: nothing scored again
     assert os.path.getmtime(work / "last" / "draw1" / "results.json") == stamp
+
+
+def test_key_effects_recover_an_additive_table_and_match_two_way_anova():
+    """Exact run means and key effects from an additive table with a missing cell; on a full
+    table with noise, the residual std is the two-way ANOVA's (x - row - column + grand mean);
+    runs with no key in common are refused."""
+    rng = np.random.default_rng(0)
+    mu, kappa = np.array([20.0, 18.0, 23.0]), np.array([1.0, -2.0, 0.5, 0.5])
+    keys = [1000, 1, 2, 7]
+    table = {f"r{i}": {k: mu[i] + kappa[j] for j, k in enumerate(keys)} for i in range(3)}
+    del table["r2"][7]
+    fit = redraw.key_effects(table)
+    np.testing.assert_allclose(list(fit["run_means"].values()), mu, atol=1e-12)
+    np.testing.assert_allclose([fit["key_effects"][k] for k in keys], kappa, atol=1e-12)
+    assert fit["residual_std"] < 1e-12 and fit["dof"] == 11 - 3 - 4 + 1
+    x = mu[:, None] + kappa[None, :] + rng.normal(size=(3, 4))
+    full = {f"r{i}": dict(zip(keys, x[i], strict=True)) for i in range(3)}
+    fit = redraw.key_effects(full)
+    anova = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+    assert fit["dof"] == 6
+    np.testing.assert_allclose(fit["residual_std"], np.sqrt((anova**2).sum() / 6), rtol=1e-12)
+    np.testing.assert_allclose(list(fit["run_means"].values()), x.mean(1), rtol=1e-12)
+    with np.testing.assert_raises_regex(ValueError, "share too few keys"):
+        redraw.key_effects({"a": {1: 1.0, 2: 2.0}, "b": {3: 1.0, 4: 0.0}})
