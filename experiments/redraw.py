@@ -31,6 +31,7 @@ import numpy as np
 
 from experiments.tables import write
 
+MIX = "sample_class_fractions"  # of an FD draw: the digits classifier's class mix of the samples
 FROM_RECORD = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "from_record.py")
 
 
@@ -39,19 +40,20 @@ def _results(directory: str) -> dict:
         return json.load(f)
 
 
-def redraw(run: str, draw: int, metric: str, workdir: str) -> float:
-    """The metric of `run`'s parameters scored with eval.seed = draw (adopted when finished)."""
+def redraw(run: str, draw: int, metric: str, workdir: str) -> dict:
+    """The results of `run`'s parameters scored for `metric` with eval.seed = draw (adopted when
+    finished)."""
     from experiments.launch import _load
     from experiments.run import evaluate_trained
 
     if os.path.exists(os.path.join(workdir, "results.json")):
-        return _results(workdir)[metric]
+        return _results(workdir)
     config = _load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}")
     with config.unlocked():
         config.eval.seed = draw
         config.eval.metrics = (metric,)
     trained = _results(run).get("trained_in", run)
-    return evaluate_trained(config, workdir, trained)[metric]
+    return evaluate_trained(config, workdir, trained)
 
 
 def own_key(run: str) -> int:
@@ -127,15 +129,17 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="", help="also write the table here (markdown + .json)")
     args = p.parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
-    rows, keyed = {}, {}
+    rows, keyed, mixes = {}, {}, {}
     for spec in args.run:
         label, run = spec.split("=", 1)
-        own = _results(run)[args.metric]
-        rows[label] = [own] + [
+        results = [_results(run)] + [
             redraw(run, d, args.metric, os.path.join(args.workdir, label, f"draw{d}"))
             for d in draws
         ]
-        keyed[label] = dict(zip([own_key(run), *draws], rows[label], strict=True))
+        rows[label] = [r[args.metric] for r in results]
+        keys = [own_key(run), *draws]
+        keyed[label] = dict(zip(keys, rows[label], strict=True))
+        mixes[label] = {k: r.get(MIX) for k, r in zip(keys, results, strict=True) if MIX in r}
     table = spread_table(rows, draws, args.metric)
     fit = key_effects(keyed) if len(rows) > 1 and len(draws) > 1 else None
     if fit is not None:
@@ -156,7 +160,7 @@ def main(argv=None) -> None:
         write(args.out, header + table)
         json_path = os.path.splitext(args.out)[0] + ".json"
         record = {"command": command, "revision": code_revision(), "rows": rows}
-        write(json_path, record | {"keys": keyed, "key_effects": fit})
+        write(json_path, record | {"keys": keyed, "key_effects": fit, MIX: mixes})
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ def test_redraws_score_the_same_parameters_with_other_keys_and_resume(tmp_path):
     paired = np.subtract(rows["last"][1:], rows["heun"][1:]).mean()
     np.testing.assert_allclose(fit["run_means"]["last"] - fit["run_means"]["heun"], paired)
     assert "| effect | " in text and "Residual std" in text
+    assert json.loads((tmp_path / "draws.json").read_text())["sample_class_fractions"] == {
+        "last": {},
+        "heun": {},
+    }  # w2 has no class mix
     stamp = os.path.getmtime(work / "last" / "draw1" / "results.json")
     redraw.main(argv)  # adopted: nothing scored again
     assert os.path.getmtime(work / "last" / "draw1" / "results.json") == stamp
