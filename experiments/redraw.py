@@ -32,6 +32,7 @@ import numpy as np
 from experiments.tables import write
 
 MIX = "sample_class_fractions"  # of an FD draw: the digits classifier's class mix of the samples
+MIX_DRAWS = 10  # draws of a model before its class-mix fit is reported
 FROM_RECORD = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "from_record.py")
 
 
@@ -109,6 +110,35 @@ def effects_table(fit: dict) -> str:
     )
 
 
+def heldout_mix(run: str) -> np.ndarray:
+    """The class fractions of the held-out examples a run's FD is scored against."""
+    from experiments import datasets
+    from experiments.launch import _load
+
+    config = _load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}")
+    labels = np.asarray(datasets.load(config).test_labels)[: config.data.num_test]
+    return np.bincount(labels, minlength=10) / len(labels)
+
+
+def class_mix_fit(values: dict, mixes: dict, reference: np.ndarray, num_samples: int) -> dict:
+    """How much of one model's FD spread over draws the class mix of its samples explains.
+    Per draw, the chi-square distance sum_c (q_c - p_c)^2 / p_c of the samples' class mix q to
+    the held-out mix p; returns its correlation with the FD over the draws, and the mean
+    chi-square distance of q to its own mean over draws with the multinomial expectation
+    (C - 1) / n for n samples (equal when the key only resamples a fixed mix)."""
+    keys = sorted(mixes)
+    q = np.asarray([mixes[k] for k in keys], np.float64)
+    fd = np.asarray([values[k] for k in keys], np.float64)
+    to_reference = (((q - reference) ** 2) / reference).sum(1)
+    around_mean = (((q - q.mean(0)) ** 2) / q.mean(0)).sum(1).mean()
+    return {
+        "draws": len(keys),
+        "correlation": float(np.corrcoef(to_reference, fd)[0, 1]),
+        "chi2_around_mean": float(around_mean),
+        "multinomial_chi2": (q.shape[1] - 1) / num_samples,
+    }
+
+
 def spread_table(rows: dict, draws: list[int], metric: str) -> str:
     """Markdown: per run, its own value, each draw, and mean +- std over all of them."""
     head = f"| run | own | {' | '.join(f'draw {d}' for d in draws)} | mean +- std (n) |"
@@ -120,6 +150,22 @@ def spread_table(rows: dict, draws: list[int], metric: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _explained(fit: dict | None, mix_fits: dict) -> str:
+    """The key effects' table and, per run drawn MIX_DRAWS times or more, its class-mix line."""
+    text = ""
+    if fit is not None:
+        text += "\nKey effects (additive fit over runs and keys; the own key is seed + 1000):\n\n"
+        text += effects_table(fit)
+    for label, m in mix_fits.items():
+        text += (
+            f"\n{label}: over {m['draws']} draws the FD's correlation with the chi-square "
+            f"distance of the samples' class mix to the held-out digits' is {m['correlation']:.2f}; "
+            f"the mix's chi-square spread around its mean is {m['chi2_around_mean']:.4f} against "
+            f"{m['multinomial_chi2']:.4f} for multinomial resampling of a fixed mix.\n"
+        )
+    return text
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m experiments.redraw", description=__doc__)
     p.add_argument("--run", action="append", required=True, help="LABEL=DIR (repeatable)")
@@ -129,7 +175,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="", help="also write the table here (markdown + .json)")
     args = p.parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
-    rows, keyed, mixes = {}, {}, {}
+    rows, keyed, mixes, mix_fits = {}, {}, {}, {}
     for spec in args.run:
         label, run = spec.split("=", 1)
         results = [_results(run)] + [
@@ -139,12 +185,12 @@ def main(argv=None) -> None:
         rows[label] = [r[args.metric] for r in results]
         keys = [own_key(run), *draws]
         keyed[label] = dict(zip(keys, rows[label], strict=True))
-        mixes[label] = {k: r.get(MIX) for k, r in zip(keys, results, strict=True) if MIX in r}
-    table = spread_table(rows, draws, args.metric)
+        mixes[label] = {k: r[MIX] for k, r in zip(keys, results, strict=True) if MIX in r}
+        if len(mixes[label]) >= MIX_DRAWS:
+            n = results[0]["num_samples"]
+            mix_fits[label] = class_mix_fit(keyed[label], mixes[label], heldout_mix(run), n)
     fit = key_effects(keyed) if len(rows) > 1 and len(draws) > 1 else None
-    if fit is not None:
-        table += "\nKey effects (additive fit over runs and keys; the own key is seed + 1000):\n\n"
-        table += effects_table(fit)
+    table = spread_table(rows, draws, args.metric) + _explained(fit, mix_fits)
     print(table)
     if args.out:
         from experiments.provenance import code_revision
@@ -160,7 +206,8 @@ def main(argv=None) -> None:
         write(args.out, header + table)
         json_path = os.path.splitext(args.out)[0] + ".json"
         record = {"command": command, "revision": code_revision(), "rows": rows}
-        write(json_path, record | {"keys": keyed, "key_effects": fit, MIX: mixes})
+        extra = {"keys": keyed, "key_effects": fit, MIX: mixes, "class_mix_fits": mix_fits}
+        write(json_path, record | extra)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,19 @@ def test_key_effects_recover_an_additive_table_and_match_two_way_anova():
     np.testing.assert_allclose(list(fit["run_means"].values()), x.mean(1), rtol=1e-12)
     with np.testing.assert_raises_regex(ValueError, "share too few keys"):
         redraw.key_effects({"a": {1: 1.0, 2: 2.0}, "b": {3: 1.0, 4: 0.0}})
+
+
+def test_class_mix_fit_correlation_and_multinomial_spread():
+    """An FD that is a linear function of the class mix's chi-square distance correlates 1; a
+    fixed mix resampled multinomially spreads as (C - 1) / n, a mix that itself moves more."""
+    rng = np.random.default_rng(1)
+    n, reference = 1000, np.full(10, 0.1)
+    mix = np.array([0.11, 0.09, 0.1, 0.1, 0.12, 0.08, 0.1, 0.1, 0.1, 0.1])
+    draws = {k: rng.multinomial(n, mix) / n for k in range(400)}
+    fd = {k: 15.0 + 30.0 * (((q - reference) ** 2) / reference).sum() for k, q in draws.items()}
+    fit = redraw.class_mix_fit(fd, draws, reference, n)
+    np.testing.assert_allclose(fit["correlation"], 1.0, atol=1e-12)
+    assert fit["draws"] == 400 and fit["multinomial_chi2"] == 9 / n
+    np.testing.assert_allclose(fit["chi2_around_mean"], 9 / n, rtol=0.1)  # sd ~2.4%
+    moving = {k: rng.multinomial(n, rng.dirichlet(300 * mix)) / n for k in range(400)}
+    assert redraw.class_mix_fit(fd, moving, reference, n)["chi2_around_mean"] > 1.5 * 9 / n
