@@ -45,7 +45,7 @@ def redraw(run: str, draw: int, metric: str, workdir: str) -> dict:
     """The results of `run`'s parameters scored for `metric` with eval.seed = draw (adopted when
     finished)."""
     from experiments.launch import _load
-    from experiments.run import evaluate_trained
+    from experiments.rescore import evaluate_trained
 
     if os.path.exists(os.path.join(workdir, "results.json")):
         return _results(workdir)

@@ -11,6 +11,8 @@ versions, device, wall time), metrics.jsonl, tensorboard/, samples.png / samples
     python -m experiments.run --config configs/ddpm_digits.py:quick --workdir runs/ddpm_quick
     python -m experiments.run --config configs/ddpm_digits.py:quick --config.sample.clip_x0=1 \
         --trained runs/ddpm_quick --workdir runs/ddpm_quick/evals/clipped   # no training
+
+`--trained` (experiments.rescore.evaluate_trained) scores a finished run again without training.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from experiments import components as C
 from experiments import datasets, provenance
 from experiments import evaluation as E
 from experiments import validate as check
-from experiments.workdir import WorkdirError, check_trained, guarded, open_workdir
+from experiments.workdir import guarded
 
 
 def total_steps(config, data_size: int | None = None) -> int:
@@ -183,7 +185,7 @@ def sample_seed(config) -> int:
     return config.seed + 1000 if config.eval.seed is None else config.eval.seed
 
 
-def _evaluate(config, workdir, comps, data, params) -> dict:
+def evaluate_params(config, workdir, comps, data, params) -> dict:
     """Samples (written to workdir), then every metric of config.eval.metrics. When no metric
     scores samples (the bound, the probability-flow NLL, the denoiser error) only a preview of
     E.PREVIEW_SAMPLES is drawn: a 1000-step ancestral sampling would cost more than the metric.
@@ -284,7 +286,7 @@ def build(config):
     return C.build(config, total_steps(config) if config.optim.lr_schedule != "constant" else None)
 
 
-def _prepare(config):
+def prepare(config):
     """(data, components, key, freshly initialised params) of a run."""
     data = datasets.load(config)
     if data.images and config.data.num_test < len(data.test):
@@ -300,12 +302,12 @@ def _prepare(config):
     return data, comps, key, params
 
 
-def _started() -> tuple[float, str]:
+def run_started() -> tuple[float, str]:
     """When and at which revision a run starts (the code it imports is the start's)."""
     return time.perf_counter(), provenance.code_revision()
 
 
-def _write_results(config, workdir, results: dict, started: tuple[float, str]) -> dict:
+def write_results(config, workdir, results: dict, started: tuple[float, str]) -> dict:
     wall, revision = time.perf_counter() - started[0], started[1]
     results = {**results, "provenance": provenance.record(config, wall, revision)}
     with open(os.path.join(workdir, "results.json"), "w") as f:
@@ -314,11 +316,11 @@ def _write_results(config, workdir, results: dict, started: tuple[float, str]) -
 
 
 def _run(config, workdir: str) -> dict:
-    started = _started()
-    data, comps, key, params = _prepare(config)
+    started = run_started()
+    data, comps, key, params = prepare(config)
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
     params, train_time = _train_all(config, workdir, comps, data, params, key)
-    scores = _evaluate(config, workdir, comps, data, params)
+    scores = evaluate_params(config, workdir, comps, data, params)
     last = os.path.join(workdir, f"reflow{config.train.reflow}") if config.train.reflow else workdir
     final_loss = next((r["loss"] for r in reversed(read_metrics(last)) if "loss" in r), None)
     results = {
@@ -331,67 +333,7 @@ def _run(config, workdir: str) -> dict:
         "num_params": num_params,
         "train_seconds": train_time,
     }
-    return _write_results(config, workdir, results, started)
-
-
-def _restore_trained(config, trained: str, comps, params, key):
-    """(evaluated parameters (EMA, or the last), step) of the finished run in `trained`: its last
-    checkpoint (the last reflow round's), or the kept one at eval.checkpoint_step; refuses a last
-    checkpoint short of the run's steps and names the kept steps when the asked one is absent."""
-    last = os.path.join(trained, f"reflow{config.train.reflow}") if config.train.reflow else trained
-    target = init_train_state(params, comps.optimizer, jax.random.fold_in(key, 1))
-    ckpt = Checkpointer(os.path.join(last, "checkpoints"), read_only=True)
-    asked = config.eval.checkpoint_step
-    try:
-        if asked is not None and asked not in ckpt.all_steps():
-            raise WorkdirError(
-                f"config.eval.checkpoint_step={asked}: {last} keeps checkpoints at steps "
-                f"{ckpt.all_steps()} only (train.keep_checkpoints_every keeps more)."
-            )
-        state, _ = ckpt.restore(target, asked)
-    finally:
-        ckpt.close()
-    total = total_steps(config)
-    if asked is None and config.train.num_steps is not None and int(state.step) != total:
-        raise WorkdirError(
-            f"{last}: the last checkpoint is at step {int(state.step)}, not {total}."
-        )
-    return (state.ema_params if config.optim.ema > 0 else state.params), int(state.step)
-
-
-_KEPT = ("final_loss", "steps", "num_params", "train_seconds")  # of the trained run's results
-
-
-def _reevaluate(config, workdir: str, trained: str) -> dict:
-    started = _started()
-    base = check_trained(config, trained)
-    data, comps, key, params = _prepare(config)
-    params, step = _restore_trained(config, trained, comps, params, key)
-    scores = _evaluate(config, workdir, comps, data, params)
-    kept = ("num_params",) if config.eval.checkpoint_step is not None else _KEPT
-    results = {
-        "name": config.name,
-        "data": config.data.name,
-        "seed": config.seed,
-        **scores,
-        **{k: base[k] for k in kept if k in base},
-        "trained_step": step,
-        "trained_in": os.path.abspath(trained),
-        "trained_revision": base.get("provenance", {}).get("git_revision"),
-    }
-    return _write_results(config, workdir, results, started)
-
-
-def evaluate_trained(config, workdir: str, trained: str, *, fresh: bool = False) -> dict:
-    """Samples and scores the finished run in `trained` with this config's sample.* and eval.*
-    settings, written to `workdir` (its own lock and config record); every other key must equal
-    the trained run's (sample.* too when train.reflow > 0: reflow trains on its samples)."""
-    validate(config)
-    build(config)
-    if os.path.abspath(workdir) == os.path.abspath(trained):
-        raise WorkdirError(f"--workdir must differ from the trained run's directory {trained}.")
-    with open_workdir(config, workdir, fresh=fresh):
-        return _reevaluate(config, workdir, trained)
+    return write_results(config, workdir, results, started)
 
 
 def _validate_training(config) -> None:
@@ -408,5 +350,6 @@ train_and_evaluate = guarded(_validate_training, build, _run)
 
 if __name__ == "__main__":
     from experiments.launch import launch
+    from experiments.rescore import evaluate_trained
 
     launch(train_and_evaluate, "configs/flow2d.py", "runs/flow2d", evaluate_trained)

@@ -180,7 +180,8 @@ def run_job(study: Study, job: Job, workdir: str, *, train_first: bool = True) -
     """Runs one job unless done (a scoring job first runs its training, unless `train_first` is
     False: a kept checkpoint of a training in progress); a failure is recorded in failed.json
     (no result is written) and the study goes on."""
-    from experiments.run import evaluate_trained, train_and_evaluate
+    from experiments.rescore import evaluate_trained
+    from experiments.run import train_and_evaluate
 
     d = job.directory(workdir)
     if os.path.exists(os.path.join(d, "results.json")):

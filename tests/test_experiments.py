@@ -145,7 +145,7 @@ def test_a_conditional_digits_run_sweeps_the_guidance_scale(tmp_path):
     assert f"| cfg | 3 | {r['fd_w3']:.2f} |" in text and (tmp_path / "g.png").exists()
     # the same checkpoint scored by DDIM with CFG and CFG++: at scale 0 both are the
     # unconditional model renoised with eps_u, so they agree; one report holds both runs
-    from experiments.run import evaluate_trained
+    from experiments.rescore import evaluate_trained
 
     # and the unconditional mode guided by a noise-aware classifier trained in-project is, at
     # scale 0, that same unconditional model
@@ -370,7 +370,7 @@ def test_the_tiny_runs_reproduce_their_committed_results_bit_for_bit(tmp_path):
 def test_a_kept_checkpoint_is_scored_as_the_run_trained_to_its_step(tmp_path):
     """train.keep_checkpoints_every keeps intermediate checkpoints; --trained with
     eval.checkpoint_step scores one exactly as a run trained for that many steps (constant lr)."""
-    from experiments.run import evaluate_trained
+    from experiments.rescore import evaluate_trained
     from experiments.validate import ConfigError
     from experiments.workdir import WorkdirError
 
@@ -411,7 +411,7 @@ def test_a_kept_checkpoint_is_scored_as_the_run_trained_to_its_step(tmp_path):
 def test_a_trained_run_is_scored_again_with_other_sampling_without_training(tmp_path):
     """--trained: the midpoint scores of the euler-sampled run's checkpoint equal those of a run
     trained and sampled with midpoint from the start (same seed: same parameters, same noise)."""
-    from experiments.run import evaluate_trained
+    from experiments.rescore import evaluate_trained
     from experiments.workdir import WorkdirError
 
     euler = configured(flow2d, "tiny", **{"sample.sampler": "euler"})
@@ -445,7 +445,7 @@ def test_eval_seed_redraws_the_samples_of_a_trained_run_from_its_own_record(tmp_
     parameters; configs/from_record.py rebuilds the run's config from its config.json, so a
     redraw names only the keys it changes, and --trained accepts the rebuilt config."""
     from experiments.launch import _load
-    from experiments.run import evaluate_trained
+    from experiments.rescore import evaluate_trained
     from experiments.validate import ConfigError
     from experiments.workdir import config_dict, flatten
 

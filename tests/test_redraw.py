@@ -7,7 +7,8 @@ import numpy as np
 
 from configs import gmm
 from experiments import redraw
-from experiments.run import evaluate_trained, train_and_evaluate
+from experiments.rescore import evaluate_trained
+from experiments.run import train_and_evaluate
 from tests.cases import configured
 
 
