@@ -115,6 +115,7 @@ def _fit(config, workdir, comps, params, batches_from, total, key, hooks=()):
             state, step, batches_from, total, checkpointer=ckpt, writer=writer,
             log_every=t.log_every, hooks=tuple(h(writer) for h in hooks), progress=t.progress,
         )  # fmt: skip
+        seconds = ckpt.meta().get("train_seconds")  # every process's, when the run resumed
     except Exception as err:
         if ckpt.should_stop():  # a SIGTERM still stops the run (and a study) when its save fails
             raise SystemExit(
@@ -128,7 +129,7 @@ def _fit(config, workdir, comps, params, batches_from, total, key, hooks=()):
     if not finished:
         raise SystemExit(f"stopped by SIGTERM at step {int(state.step)}; rerun to resume.")
     params = state.ema_params if o.ema > 0 else state.params
-    return params, time.perf_counter() - start
+    return params, time.perf_counter() - start if seconds is None else seconds
 
 
 def _batches(config, data, comps, total, train=None, paired=False):

@@ -116,6 +116,28 @@ def test_loop_logs_hooks_and_resumes_like_one_run(tmp_path):
     ]
 
 
+def test_training_time_adds_up_over_resumed_processes(tmp_path, monkeypatch):
+    """Each checkpoint records the wall time spent in train() by every process so far: a run
+    stopped at step 7 (checkpoints at 3, 6) and resumed to 10 reports the step-6 checkpoint's
+    seconds plus the second process's, not the second process's alone. A fake clock ticks one
+    second per reading."""
+    from diffjax.training import Checkpointer, loop, train
+
+    ticks = iter(range(1000))
+    monkeypatch.setattr(loop, "_now", lambda: float(next(ticks)))
+    state, step, batches_from = _quadratic_setup()
+    ckpt = Checkpointer(str(tmp_path / "ckpt"), every=3, async_save=False)
+    train(state, step, batches_from, 7, checkpointer=ckpt, progress=False)
+    first = {s: ckpt.meta(s)["train_seconds"] for s in (3, 6, 7)}
+    assert first == {3: 1.0, 6: 2.0, 7: 3.0}  # start read 0; saves read 1, 2, 3
+    ckpt.manager.delete(7)  # killed after the step-6 checkpoint
+    state, step, batches_from = _quadratic_setup()
+    train(state, step, batches_from, 10, checkpointer=ckpt, progress=False)
+    assert ckpt.meta(9)["train_seconds"] == 2.0 + 1.0  # step 6's, then one tick since restart
+    assert ckpt.meta()["train_seconds"] == 2.0 + 2.0 and ckpt.meta()["finished"]
+    ckpt.close()
+
+
 def test_loop_stops_after_sigterm_with_a_checkpoint(tmp_path):
     from diffjax.training import Checkpointer, train
 

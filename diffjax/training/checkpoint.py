@@ -76,6 +76,16 @@ class Checkpointer:
         )
         return type(target)(*out.state) if isinstance(target, tuple) else out.state, out.meta
 
+    def meta(self, step: int | None = None) -> dict:
+        """The JSON metadata saved with the checkpoint at `step` (default latest; {} if none),
+        after any save in flight has finished."""
+        self.manager.wait_until_finished()
+        step = self.latest_step() if step is None else step
+        if step is None:
+            return {}
+        args = ocp.args.Composite(meta=ocp.args.JsonRestore())
+        return dict(self.manager.restore(step, args=args).meta or {})
+
     def install_sigterm_handler(self):
         """After SIGTERM, `should_stop()` is True: the loop saves (force=True) and exits. `close()`
         puts the previous handler back, so a SIGTERM after training (during evaluation, between

@@ -107,6 +107,9 @@ def _run_hooks(hooks, crossed, step: int, num_steps: int, state, writer) -> None
                 writer.write_scalars(step, out)
 
 
+_now = time.perf_counter  # the loop's clock (tests replace it)
+
+
 def train(
     state: TrainState,
     step_fn: Callable,
@@ -127,11 +130,17 @@ def train(
     = k > 1 gets k stacked batches per call (num_steps a multiple of k; checkpoints, logs and
     hooks at the first call boundary past each interval). max_in_flight bounds the steps
     dispatched but not finished. A non-finite loss raises TrainingDiverged before any save.
+    Every checkpoint's metadata holds train_seconds, the wall time spent in train() by every
+    process that trained the run up to it (a resumed run's total, not the last process's).
     """
     per_call = getattr(step_fn, "steps_per_call", 1)
     _check_steps(max_in_flight, num_steps, per_call)
+    spent = 0.0
     if checkpointer is not None and checkpointer.latest_step() is not None:
-        state, _ = checkpointer.restore(state)
+        state, meta = checkpointer.restore(state)
+        spent = float((meta or {}).get("train_seconds", 0.0))
+    started = _now()
+    seconds = lambda: spent + _now() - started
     step = int(state.step)
     if step % per_call:
         raise ValueError(f"the run restarts at step {step}, not a multiple of steps_per_call.")
@@ -155,7 +164,7 @@ def train(
             logger.log(step)
         if checkpointer is not None and crossed(checkpointer.every):
             logger.check_finite(step)
-            checkpointer.save(step, state, force=True)
+            checkpointer.save(step, state, {"train_seconds": seconds()}, force=True)
             if writer is not None:  # a kill loses no metrics up to a checkpoint
                 writer.flush()
         _run_hooks(hooks, crossed, step, num_steps, state, writer)
@@ -163,7 +172,8 @@ def train(
     if checkpointer is not None and checkpointer.latest_step() != step:
         if logger.pending:
             logger.check_finite(step)
-        checkpointer.save(step, state, {"finished": step >= num_steps}, force=True)
+        meta = {"finished": step >= num_steps, "train_seconds": seconds()}
+        checkpointer.save(step, state, meta, force=True)
     if writer is not None:
         writer.flush()
     return state, step >= num_steps
