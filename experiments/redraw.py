@@ -170,7 +170,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m experiments.redraw", description=__doc__)
     p.add_argument("--run", action="append", required=True, help="LABEL=DIR (repeatable)")
     p.add_argument("--draws", default="1,2,3,4", help="comma-separated eval.seed values")
-    p.add_argument("--metric", default="fd")
+    p.add_argument("--metric", default="fd", help="the eval.metrics entry scored")
+    p.add_argument("--value", default="", help="its results key (default: --metric)")
     p.add_argument("--workdir", required=True)
     p.add_argument("--out", default="", help="also write the table here (markdown + .json)")
     args = p.parse_args(argv)
@@ -182,7 +183,7 @@ def main(argv=None) -> None:
             redraw(run, d, args.metric, os.path.join(args.workdir, label, f"draw{d}"))
             for d in draws
         ]
-        rows[label] = [r[args.metric] for r in results]
+        rows[label] = [r[args.value or args.metric] for r in results]
         keys = [own_key(run), *draws]
         keyed[label] = dict(zip(keys, rows[label], strict=True))
         mixes[label] = {k: r[MIX] for k, r in zip(keys, results, strict=True) if MIX in r}
@@ -199,7 +200,7 @@ def main(argv=None) -> None:
             f'"{a}"' if " " in a else a for a in (argv if argv is not None else sys.argv[1:])
         )
         header = (
-            f"# {args.metric} of fixed models over sample draws (generated)\n\nCommand: "
+            f"# {args.value or args.metric} of fixed models over sample draws (generated)\n\nCommand: "
             f"`{command}` at revision {code_revision()}. Own: the run's value (eval.seed unset); "
             "draw d: the same parameters scored with eval.seed = d.\n\n"
         )
