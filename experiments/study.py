@@ -351,7 +351,11 @@ def _parse(argv):
     p.add_argument(
         "--only", action="append", default=[], help="AXIS=label,label: only these levels"
     )
-    p.add_argument("--seeds", default="", help="comma-separated seeds (default: the study's)")
+    p.add_argument(
+        "--seeds",
+        default="",
+        help="comma-separated seeds, run and summarised (default: the study's)",
+    )
     p.add_argument("--share", default="0/1", help="i/n: run every n-th job from the i-th")
     p.add_argument(
         "--merge", action="append", default=[], help="adopt finished jobs of DIR or rows.json"
@@ -375,11 +379,13 @@ def main(argv=None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     study = load_study(args.study, args.variant)
     only = {k: v.split(",") for k, v in (o.split("=", 1) for o in args.only)}
-    seeds = [int(s) for s in args.seeds.split(",") if s] or None
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    if seeds:  # the jobs, the merge, the summary and its baselines all cover --seeds
+        study = dataclasses.replace(study, seeds=tuple(seeds))
     for source in args.merge:
         print(f"adopted {merge(study, args.workdir, source)} finished jobs from {source}")
     if not args.summarise_only:
-        for job in share_of(jobs(study, only, seeds), args.share):
+        for job in share_of(jobs(study, only), args.share):
             if not args.kept_only:
                 run_job(study, job, args.workdir)
             elif kept_now(study, job, args.workdir):

@@ -140,6 +140,24 @@ def test_shares_partition_the_jobs_and_merge_into_one_summary(tmp_path, tiny_stu
     assert S.collect(study, str(other))[0][0]["w2"] == S.collect(study, str(here))[0][0]["w2"]
 
 
+def test_seeds_beyond_the_studys_are_summarised_when_named(tmp_path, tiny_study, capsys):
+    """--seeds 0,1,2 on a study of seeds (0, 1) summarises the third seed too (a third seed run
+    later); without --seeds the summary keeps the study's seeds."""
+    study = S.load_study(tiny_study)
+    for j in S.jobs(study, seeds=(0, 1, 2)):
+        d = j.directory(str(tmp_path))
+        os.makedirs(d)
+        record = {"w2": 1.0 + j.seed, "npe": 0.5, "train_seconds": 2.0}
+        json.dump(
+            record | {"provenance": {"git_revision": "abc1234"}}, open(f"{d}/results.json", "w")
+        )
+    base = ["--study", tiny_study, "--workdir", str(tmp_path), "--summarise_only"]
+    assert S.main([*base, "--seeds", "0,1,2"]) == 0
+    assert capsys.readouterr().out.count("| 3 | 2.000 +- 1.000 |") == 4
+    assert S.main(base) == 0
+    assert capsys.readouterr().out.count("| 2 | 1.500 +- 0.707 |") == 4
+
+
 def test_a_failed_job_is_recorded_never_scored_and_the_study_goes_on(tmp_path, tiny_study):
     study = S.load_study(tiny_study)
     bad = S.Job(("icfm", "8g"), 0, {"optim.learning_rate": -1.0})
