@@ -92,21 +92,21 @@ def key_effects(values: dict[str, dict[int, float]]) -> dict:
     }
 
 
-def effects_table(fit: dict) -> str:
+def effects_table(fit: dict, digits: int = 2) -> str:
     """Markdown: each key's effect, then the residual std and the key effects' std."""
     keys, means = fit["key_effects"], fit["run_means"]
     lines = [
         f"| key | {' | '.join(str(k) for k in keys)} |",
         "|---|" + "---|" * len(keys),
-        f"| effect | {' | '.join(f'{e:+.2f}' for e in keys.values())} |",
+        f"| effect | {' | '.join(f'{e:+.{digits}f}' for e in keys.values())} |",
         "\n| run | mean at the average key |\n|---|---|",
-        *(f"| {run} | {m:.2f} |" for run, m in means.items()),
+        *(f"| {run} | {m:.{digits}f} |" for run, m in means.items()),
     ]
     return (
         "\n".join(lines)
-        + f"\n\nResidual std (a run's own draw noise): {fit['residual_std']:.2f} ({fit['dof']} "
+        + f"\n\nResidual std (a run's own draw noise): {fit['residual_std']:.{digits}f} ({fit['dof']} "
         f"dof); std of the key effects (shared by every run scored with the key): "
-        f"{fit['key_effect_std']:.2f}.\n"
+        f"{fit['key_effect_std']:.{digits}f}.\n"
     )
 
 
@@ -139,23 +139,24 @@ def class_mix_fit(values: dict, mixes: dict, reference: np.ndarray, num_samples:
     }
 
 
-def spread_table(rows: dict, draws: list[int], metric: str) -> str:
+def spread_table(rows: dict, draws: list[int], metric: str, digits: int = 2) -> str:
     """Markdown: per run, its own value, each draw, and mean +- std over all of them."""
     head = f"| run | own | {' | '.join(f'draw {d}' for d in draws)} | mean +- std (n) |"
     lines = [head, "|---|---|" + "---|" * len(draws) + "---|"]
     for label, values in rows.items():
         v = np.asarray(values, np.float64)
-        cells = " | ".join(f"{x:.2f}" for x in v)
-        lines.append(f"| {label} | {cells} | {v.mean():.2f} +- {v.std(ddof=1):.2f} ({v.size}) |")
+        cells = " | ".join(f"{x:.{digits}f}" for x in v)
+        spread = f"{v.mean():.{digits}f} +- {v.std(ddof=1):.{digits}f}"
+        lines.append(f"| {label} | {cells} | {spread} ({v.size}) |")
     return "\n".join(lines) + "\n"
 
 
-def _explained(fit: dict | None, mix_fits: dict) -> str:
+def _explained(fit: dict | None, mix_fits: dict, digits: int = 2) -> str:
     """The key effects' table and, per run drawn MIX_DRAWS times or more, its class-mix line."""
     text = ""
     if fit is not None:
         text += "\nKey effects (additive fit over runs and keys; the own key is seed + 1000):\n\n"
-        text += effects_table(fit)
+        text += effects_table(fit, digits)
     for label, m in mix_fits.items():
         text += (
             f"\n{label}: over {m['draws']} draws the FD's correlation with the chi-square "
@@ -173,6 +174,7 @@ def main(argv=None) -> None:
     p.add_argument("--metric", default="fd", help="the eval.metrics entry scored")
     p.add_argument("--value", default="", help="its results key (default: --metric)")
     p.add_argument("--workdir", required=True)
+    p.add_argument("--digits", type=int, default=2, help="decimals in the tables")
     p.add_argument("--out", default="", help="also write the table here (markdown + .json)")
     args = p.parse_args(argv)
     draws = [int(d) for d in args.draws.split(",")]
@@ -191,7 +193,8 @@ def main(argv=None) -> None:
             n = results[0]["num_samples"]
             mix_fits[label] = class_mix_fit(keyed[label], mixes[label], heldout_mix(run), n)
     fit = key_effects(keyed) if len(rows) > 1 and len(draws) > 1 else None
-    table = spread_table(rows, draws, args.metric) + _explained(fit, mix_fits)
+    table = spread_table(rows, draws, args.metric, args.digits)
+    table += _explained(fit, mix_fits, args.digits)
     print(table)
     if args.out:
         from experiments.provenance import code_revision
