@@ -41,15 +41,21 @@ def _results(directory: str) -> dict:
         return json.load(f)
 
 
+def recorded_config(run: str):
+    """A run's own config, rebuilt from its config.json (configs/from_record.py)."""
+    from experiments.launch import _load
+
+    return _load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}")
+
+
 def redraw(run: str, draw: int, metric: str, workdir: str) -> dict:
     """The results of `run`'s parameters scored for `metric` with eval.seed = draw (adopted when
     finished)."""
-    from experiments.launch import _load
     from experiments.rescore import evaluate_trained
 
     if os.path.exists(os.path.join(workdir, "results.json")):
         return _results(workdir)
-    config = _load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}")
+    config = recorded_config(run)
     with config.unlocked():
         config.eval.seed = draw
         config.eval.metrics = (metric,)
@@ -59,10 +65,9 @@ def redraw(run: str, draw: int, metric: str, workdir: str) -> dict:
 
 def own_key(run: str) -> int:
     """The key a run was scored with: its eval.seed, or seed + 1000 unset."""
-    from experiments.launch import _load
     from experiments.run import sample_seed
 
-    return sample_seed(_load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}"))
+    return sample_seed(recorded_config(run))
 
 
 def key_effects(values: dict[str, dict[int, float]]) -> dict:
@@ -113,9 +118,8 @@ def effects_table(fit: dict, digits: int = 2) -> str:
 def heldout_mix(run: str) -> np.ndarray:
     """The class fractions of the held-out examples a run's FD is scored against."""
     from experiments import datasets
-    from experiments.launch import _load
 
-    config = _load(f"{FROM_RECORD}:{os.path.join(run, 'config.json')}")
+    config = recorded_config(run)
     labels = np.asarray(datasets.load(config).test_labels)[: config.data.num_test]
     return np.bincount(labels, minlength=10) / len(labels)
 
