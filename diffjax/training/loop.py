@@ -110,6 +110,14 @@ def _run_hooks(hooks, crossed, step: int, num_steps: int, state, writer) -> None
 _now = time.perf_counter  # the loop's clock (tests replace it)
 
 
+def _resume(checkpointer: Checkpointer | None, state: TrainState) -> tuple[TrainState, float]:
+    """(the latest checkpoint's state, the training seconds recorded with it), or (state, 0)."""
+    if checkpointer is None or checkpointer.latest_step() is None:
+        return state, 0.0
+    state, meta = checkpointer.restore(state)
+    return state, float((meta or {}).get("train_seconds", 0.0))
+
+
 def train(
     state: TrainState,
     step_fn: Callable,
@@ -135,10 +143,7 @@ def train(
     """
     per_call = getattr(step_fn, "steps_per_call", 1)
     _check_steps(max_in_flight, num_steps, per_call)
-    spent = 0.0
-    if checkpointer is not None and checkpointer.latest_step() is not None:
-        state, meta = checkpointer.restore(state)
-        spent = float((meta or {}).get("train_seconds", 0.0))
+    state, spent = _resume(checkpointer, state)
     started = _now()
     seconds = lambda: spent + _now() - started
     step = int(state.step)
