@@ -12,7 +12,8 @@ clipping unless --clip_sample) over all 1000 steps from the EMA weights, the ima
 297 held-out digits (1000 samples), exactly as `experiments.evaluation.fd` scores diffjax's runs.
 
     make peers && .venv-peers/bin/python -m benchmarks.peer_ddpm_digits --seed 0 \
-        --out runs/peer_ddpm/seed0.json                       # ~15-25 min on the 2-core CPU
+        --threads 1 --resume runs/peer_ddpm/seed0 --out runs/peer_ddpm/seed0.json
+                                  # ~90 min at one thread; stopped, the same command resumes it
     .venv-peers/bin/python -m benchmarks.peer_ddpm_digits --table runs/peer_ddpm \
         --out docs/peer_ddpm_digits.md                        # the table next to diffjax's rows
 """
@@ -40,29 +41,72 @@ def ema_decay(step: int, decay: float) -> float:
     return min(decay, (1.0 + step) / (10.0 + step))
 
 
-def shuffled_batches(num: int, batch: int, seed: int):
+class ShuffledBatches:
     """Indices of successive batches read in order from a stream of seeded per-epoch permutations
-    (a batch may straddle two epochs, as in diffjax's grain pipeline, `diffjax.data.batches`)."""
-    rng = np.random.default_rng(seed)
-    stream = np.empty(0, np.int64)
-    while True:
-        while len(stream) < batch:
-            stream = np.concatenate([stream, rng.permutation(num)])
-        yield stream[:batch]
-        stream = stream[batch:]
+    (a batch may straddle two epochs, as in diffjax's grain pipeline, `diffjax.data.batches`).
+    `state()` / `restore()` carry the generator and the unread stream through a checkpoint."""
+
+    def __init__(self, num: int, batch: int, seed: int):
+        self.num, self.batch = num, batch
+        self.rng = np.random.default_rng(seed)
+        self.stream = np.empty(0, np.int64)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        while len(self.stream) < self.batch:
+            self.stream = np.concatenate([self.stream, self.rng.permutation(self.num)])
+        out, self.stream = self.stream[: self.batch], self.stream[self.batch :]
+        return out
+
+    def state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "stream": self.stream.tolist()}
+
+    def restore(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.stream = np.asarray(state["stream"], np.int64)
 
 
-def train(torch, model, images: np.ndarray, seed: int, steps: int) -> tuple[list, float]:
-    """The training loop; returns (EMA parameters, final loss)."""
+def _save(torch, path: str, state: dict) -> None:
+    """Write a checkpoint atomically (a run stopped mid-write keeps the previous one)."""
+    if path:
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+
+def _load(torch, path: str) -> dict | None:
+    return torch.load(path, weights_only=False) if path and os.path.exists(path) else None
+
+
+def train(torch, model, images, seed: int, steps: int, checkpoint: str = "", every: int = 100):
+    """The training loop; returns (EMA parameters, final loss, training seconds). With a
+    `checkpoint` path it saves its whole state (weights, Adam, schedule, EMA, torch's RNG, the
+    batch stream) every `every` steps and resumes from it, continuing exactly as the
+    uninterrupted run would."""
     r = RECIPE
     abar = torch.cumprod(1 - torch.linspace(*BETAS[:2], BETAS[2], dtype=torch.float64), 0).float()
     data = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
     opt = torch.optim.Adam(model.parameters(), lr=r["lr"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(k / r["warmup"], 1.0))
     ema = [p.detach().clone() for p in model.parameters()]
-    batches = shuffled_batches(len(images), r["batch"], seed)
+    batches = ShuffledBatches(len(images), r["batch"], seed)
+    start, seconds, final_loss = 0, 0.0, float("nan")
+    if (saved := _load(torch, checkpoint)) is not None:
+        start, seconds, final_loss, ema = (
+            saved["step"],
+            saved["seconds"],
+            saved["loss"],
+            saved["ema"],
+        )
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        batches.restore(saved["batches"])
+        torch.set_rng_state(saved["torch_rng"])
     model.train()
-    for k in range(steps):
+    clock = time.perf_counter()
+    for k in range(start, steps):
         x0 = data[next(batches)]
         t = torch.randint(0, BETAS[2], (len(x0),))
         eps = torch.randn_like(x0)
@@ -75,11 +119,20 @@ def train(torch, model, images: np.ndarray, seed: int, steps: int) -> tuple[list
         sched.step()
         with torch.no_grad():
             torch._foreach_lerp_(ema, list(model.parameters()), 1 - ema_decay(k, r["ema"]))
-    return ema, loss.item()
+        final_loss = loss.item()
+        if checkpoint and ((k + 1) % every == 0 or k + 1 == steps):
+            state = dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict())
+            _save(torch, checkpoint, state | dict(
+                step=k + 1, ema=ema, loss=final_loss, batches=batches.state(),
+                torch_rng=torch.get_rng_state(), seconds=seconds + time.perf_counter() - clock,
+            ))  # fmt: skip
+    return ema, final_loss, seconds + time.perf_counter() - clock
 
 
-def sample(torch, model, num: int, num_steps: int, clip_sample: bool, seed: int) -> np.ndarray:
-    """DDPMScheduler ancestral sampling; (num, 8, 8, 1) images clipped to [-1, 1]."""
+def sample(torch, model, num, num_steps, clip_sample, seed, checkpoint="", every=50):
+    """DDPMScheduler ancestral sampling; returns ((num, 8, 8, 1) images clipped to [-1, 1],
+    seconds). With a `checkpoint` path it saves (x, the generator's state) every `every` steps
+    and resumes from it, drawing the same noise as the uninterrupted run."""
     from diffusers import DDPMScheduler
 
     scheduler = DDPMScheduler(
@@ -94,15 +147,30 @@ def sample(torch, model, num: int, num_steps: int, clip_sample: bool, seed: int)
     scheduler.set_timesteps(num_steps)
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(num, 1, 8, 8, generator=gen)
+    start, seconds = 0, 0.0
+    if (saved := _load(torch, checkpoint)) is not None:
+        start, seconds, x = saved["step"], saved["seconds"], saved["x"]
+        gen.set_state(saved["generator"])
     model.eval()
+    clock = time.perf_counter()
     with torch.no_grad():
-        for t in scheduler.timesteps:
-            eps = model(x, t.expand(num)).sample
-            x = scheduler.step(eps, t, x, generator=gen).prev_sample
-    return np.clip(x.numpy().transpose(0, 2, 3, 1), -1.0, 1.0).astype(np.float32)
+        for i in range(start, len(scheduler.timesteps)):
+            t = scheduler.timesteps[i]
+            x = scheduler.step(model(x, t.expand(num)).sample, t, x, generator=gen).prev_sample
+            if checkpoint and (i + 1) % every == 0:
+                elapsed = seconds + time.perf_counter() - clock
+                _save(
+                    torch,
+                    checkpoint,
+                    dict(step=i + 1, x=x, generator=gen.get_state(), seconds=elapsed),
+                )
+    images = np.clip(x.numpy().transpose(0, 2, 3, 1), -1.0, 1.0).astype(np.float32)
+    return images, seconds + time.perf_counter() - clock
 
 
-def run(seed: int, steps: int, num_samples: int, num_steps: int, clip_sample: bool) -> dict:
+def run(seed, steps, num_samples, num_steps, clip_sample, resume="") -> dict:
+    """Train, sample and score one seed. With a `resume` directory, training and sampling
+    checkpoint there (train.pt, sample.pt) and a stopped run picks up where it stopped."""
     import torch
 
     from benchmarks.gpu_unet import torch_unet
@@ -113,15 +181,16 @@ def run(seed: int, steps: int, num_samples: int, num_steps: int, clip_sample: bo
     torch.manual_seed(seed)
     train_set, test = load_digits("train"), load_digits("test").images
     model = torch_unet("digits")
-    start = time.perf_counter()
-    ema, final_loss = train(torch, model, train_set.images, seed, steps)
-    train_s = time.perf_counter() - start
+    if resume:
+        os.makedirs(resume, exist_ok=True)
+    ckpt = (lambda name: os.path.join(resume, name)) if resume else (lambda name: "")
+    ema, final_loss, train_s = train(torch, model, train_set.images, seed, steps, ckpt("train.pt"))
     with torch.no_grad():
         for p, e in zip(model.parameters(), ema, strict=True):
             p.copy_(e)
-    start = time.perf_counter()
-    images = sample(torch, model, num_samples, num_steps, clip_sample, seed)
-    sample_s = time.perf_counter() - start
+    images, sample_s = sample(
+        torch, model, num_samples, num_steps, clip_sample, seed, ckpt("sample.pt")
+    )
     params, _ = metrics.digits_classifier()
     return {
         "seed": seed,
@@ -205,6 +274,9 @@ def main() -> None:
     p.add_argument("--sample_steps", type=int, default=1000)
     p.add_argument("--clip_sample", action="store_true", help="diffusers' x0 clipping (Ho's)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--resume", default="", help="a directory for checkpoints: a stopped run continues there"
+    )
     p.add_argument("--table", default="", help="a directory of rows: print the table instead")
     p.add_argument("--out", default="", help="where the row (json) or the table (markdown) goes")
     args = p.parse_args()
@@ -216,7 +288,14 @@ def main() -> None:
 
             torch.set_num_threads(args.threads)
         text = json.dumps(
-            run(args.seed, args.steps, args.num_samples, args.sample_steps, args.clip_sample)
+            run(
+                args.seed,
+                args.steps,
+                args.num_samples,
+                args.sample_steps,
+                args.clip_sample,
+                args.resume,
+            )
         )
     print(text)
     if args.out:
