@@ -11,9 +11,11 @@ import pytest
 
 from configs import ddpm_cifar10, ddpm_digits, flow2d, gmm
 from diffjax import analytic
+from diffjax.samplers._likelihood import bits_per_dim_dequantized
 from experiments import bound_eval, components, datasets
 from experiments import evaluation as E
-from experiments.run import train_and_evaluate
+from experiments.run import train_and_evaluate, validate
+from experiments.validate import ConfigError
 from tests.cases import configured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -477,3 +479,52 @@ def test_eval_seed_redraws_the_samples_of_a_trained_run_from_its_own_record(tmp_
     (tmp_path / "bad.json").write_text(json.dumps({"train": {"no_such_key": 1}}))
     with pytest.raises(ValueError, match=r"does not have: \['train.no_such_key'\]"):
         _load(f"configs/from_record.py:{tmp_path / 'bad.json'}")
+
+
+def _image_evaluation(draws: int):
+    """An Evaluation of 5 quantised 4x4 'images' (17 levels) scoring 3 with `draws` draws."""
+    from types import SimpleNamespace as NS
+
+    levels = np.random.default_rng(0).integers(0, 17, (5, 4, 4, 1))
+    data = NS(test=levels / 8.0 - 1.0, test_labels=None, images=True, num_levels=17, gmm=None)
+    cfg = NS(
+        eval=NS(pf_nll_examples=3, pf_nll_probes=1, pf_nll_draws=draws),
+        data=NS(conditional=False),
+    )
+    return E.Evaluation(
+        cfg, data, NS(denoiser=None), None, None, None, None, None, None, jax.random.PRNGKey(4)
+    )
+
+
+def test_pf_nll_averages_each_image_over_its_dequantisation_draws(monkeypatch):
+    """eval.pf_nll_draws: each example enters the ODE `draws` times, each copy dequantised
+    within its own bins by different noise; an example's bits/dim is its draws' mean, and the
+    standard error is over examples (a stand-in log-density, -|x|^2 / 2, replaces the ODE)."""
+    seen = []
+
+    def fake_log_likelihood(den, x, params, cond, **kwargs):
+        seen.append(np.asarray(x))
+        return -0.5 * jnp.sum(x**2, axis=(1, 2, 3))
+
+    monkeypatch.setattr(E, "log_likelihood", fake_log_likelihood)
+    ev = _image_evaluation(draws=4)
+    out = E.pf_nll(ev)
+    x = seen[-1]
+    assert x.shape == (12, 4, 4, 1)
+    base = np.repeat(ev.data.test[:3], 4, axis=0)
+    assert np.all(np.abs(x - base) <= 1.0 / 16) and np.all(np.abs(x - base) > 0)
+    assert np.all(np.std(x.reshape(3, 4, -1), axis=1) > 0)  # the copies differ
+    bpd = np.asarray(bits_per_dim_dequantized(-0.5 * np.sum(x**2, axis=(1, 2, 3)), x, 16))
+    assert out["pf_bits_per_dim"] == pytest.approx(bpd.mean(), rel=1e-6)
+    per_example = bpd.reshape(3, 4).mean(axis=1)
+    assert out["pf_bits_per_dim_se"] == pytest.approx(
+        np.std(per_example, ddof=1) / np.sqrt(3), rel=1e-5
+    )
+    E.pf_nll(_image_evaluation(draws=1))
+    assert seen[-1].shape == (3, 4, 4, 1)  # the default scores each example once
+
+
+def test_pf_nll_draws_and_probes_are_validated():
+    for key in ("eval.pf_nll_draws", "eval.pf_nll_probes"):
+        with pytest.raises(ConfigError, match=key):
+            validate(configured(gmm, "tiny", **{key: 0}))
