@@ -97,7 +97,7 @@ def base() -> ml_collections.ConfigDict:
     c.eval.classifier_steps = 2000  # 'classifier' guidance: steps of its noise-aware classifier
     c.eval.nfe_sweep = (10, 50)  # 'nfe_sweep': the network-evaluation budgets sampled at
     c.eval.pf_nll_probes = 1  # images: Hutchinson probes of the divergence
-    c.eval.pf_nll_draws = 1  # images: dequantisations of each example, averaged (its noise / sqrt)
+    c.eval.pf_nll_dequantisations = 1  # images: dequantisations of each example, averaged (its noise / sqrt)
     c.eval.inception_weights = ""  # local Inception weights file for 'fid'
     # fmt: on
     return c

@@ -113,10 +113,11 @@ def fid(ev: Evaluation) -> dict:
 
 def pf_nll(ev: Evaluation) -> dict:
     """-log p by the probability-flow ODE on the first eval.pf_nll_examples test examples. Images
-    are dequantised uniformly within each level's bin, eval.pf_nll_draws times per example with
-    eval.pf_nll_probes Hutchinson probes each; an example's bits/dim is the mean over its draws."""
+    are dequantised uniformly within each level's bin, eval.pf_nll_dequantisations times per
+    example with eval.pf_nll_probes Hutchinson probes each; an example's bits/dim is the mean over
+    its draws."""
     cfg, den = ev.config.eval, ev.components.denoiser
-    draws = cfg.pf_nll_draws if ev.data.images else 1
+    draws = cfg.pf_nll_dequantisations if ev.data.images else 1
     x = np.repeat(np.asarray(ev.data.test[: cfg.pf_nll_examples], np.float32), draws, axis=0)
     cond = (
         None

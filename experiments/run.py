@@ -244,7 +244,7 @@ def validate(config) -> None:
     check.positive_int(config, "data.num_train", "data.num_test", "train.batch_size")
     check.positive_int(config, "train.checkpoint_every", "train.log_every", "train.steps_per_call")
     check.positive_int(config, "sample.num_steps", "sample.chunk")
-    check.positive_int(config, "eval.pf_nll_probes", "eval.pf_nll_draws")
+    check.positive_int(config, "eval.pf_nll_probes", "eval.pf_nll_dequantisations")
     check.positive_int(config, "network.mlp.width", "network.mlp.depth")
     check.positive(config, "optim.learning_rate")
     check.non_negative(config, "optim.weight_decay", "optim.warmup_steps", "train.reflow")

@@ -488,7 +488,7 @@ def _image_evaluation(draws: int):
     levels = np.random.default_rng(0).integers(0, 17, (5, 4, 4, 1))
     data = NS(test=levels / 8.0 - 1.0, test_labels=None, images=True, num_levels=17, gmm=None)
     cfg = NS(
-        eval=NS(pf_nll_examples=3, pf_nll_probes=1, pf_nll_draws=draws),
+        eval=NS(pf_nll_examples=3, pf_nll_probes=1, pf_nll_dequantisations=draws),
         data=NS(conditional=False),
     )
     return E.Evaluation(
@@ -497,8 +497,8 @@ def _image_evaluation(draws: int):
 
 
 def test_pf_nll_averages_each_image_over_its_dequantisation_draws(monkeypatch):
-    """eval.pf_nll_draws: each example enters the ODE `draws` times, each copy dequantised
-    within its own bins by different noise; an example's bits/dim is its draws' mean, and the
+    """eval.pf_nll_dequantisations: each example enters the ODE `draws` times, each copy
+    dequantised within its own bins by different noise; an example's bits/dim is its draws' mean, and the
     standard error is over examples (a stand-in log-density, -|x|^2 / 2, replaces the ODE)."""
     seen = []
 
@@ -524,7 +524,7 @@ def test_pf_nll_averages_each_image_over_its_dequantisation_draws(monkeypatch):
     assert seen[-1].shape == (3, 4, 4, 1)  # the default scores each example once
 
 
-def test_pf_nll_draws_and_probes_are_validated():
-    for key in ("eval.pf_nll_draws", "eval.pf_nll_probes"):
+def test_pf_nll_dequantisations_and_probes_are_validated():
+    for key in ("eval.pf_nll_dequantisations", "eval.pf_nll_probes"):
         with pytest.raises(ConfigError, match=key):
             validate(configured(gmm, "tiny", **{key: 0}))
