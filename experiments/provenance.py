@@ -11,9 +11,12 @@ import subprocess
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+OUTPUTS = ("docs", "README.md")  # what results are written to: their edits change no number
+
+
 def git_revision(repo: str = REPO) -> str:
-    """The checkout's HEAD (short hash), with '-dirty' when tracked files differ from it;
-    'unknown' outside a git checkout."""
+    """The checkout's HEAD (short hash), with '-dirty' when files outside OUTPUTS differ from it
+    (a table regenerated in docs/ leaves the next one clean); 'unknown' outside a git checkout."""
 
     def git(*args):
         return subprocess.run(
@@ -22,7 +25,8 @@ def git_revision(repo: str = REPO) -> str:
 
     try:
         rev = git("rev-parse", "--short=7", "HEAD")
-        dirty = git("status", "--porcelain")  # untracked source counts: it may be imported
+        outputs = [f":(exclude){path}" for path in OUTPUTS]
+        dirty = git("status", "--porcelain", "--", ".", *outputs)  # untracked source counts
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")

@@ -12,7 +12,7 @@ import pytest
 from configs import ddpm_cifar10, ddpm_digits, flow2d, gmm
 from diffjax import analytic
 from diffjax.samplers._likelihood import bits_per_dim_dequantized
-from experiments import bound_eval, components, datasets
+from experiments import bound_eval, components, datasets, provenance
 from experiments import evaluation as E
 from experiments.run import train_and_evaluate, validate
 from experiments.validate import ConfigError
@@ -49,6 +49,31 @@ def test_provenance_names_the_revision_a_run_started_at():
     same = provenance.record(config, 1.0, now)
     assert same["git_revision"] == now and "git_revision_at_end" not in same
     assert same["packages"]["jax"] == jax.__version__
+
+
+def test_a_checkout_is_dirty_for_code_changes_not_for_regenerated_docs(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "docs").mkdir()
+    for name in ("docs/table.md", "README.md", "model.py"):
+        (tmp_path / name).write_text("v1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    clean = provenance.git_revision(str(tmp_path))
+    assert len(clean) == 7 and "dirty" not in clean
+    (tmp_path / "docs" / "table.md").write_text("v2\n")  # a table regenerated in place
+    (tmp_path / "docs" / "new.md").write_text("new\n")
+    (tmp_path / "README.md").write_text("v2\n")
+    assert provenance.git_revision(str(tmp_path)) == clean
+    (tmp_path / "helper.py").write_text("x = 1\n")  # untracked code may be imported
+    assert provenance.git_revision(str(tmp_path)) == clean + "-dirty"
+    (tmp_path / "helper.py").unlink()
+    (tmp_path / "model.py").write_text("v2\n")
+    assert provenance.git_revision(str(tmp_path)) == clean + "-dirty"
 
 
 def test_a_long_lived_process_names_the_code_it_imported(monkeypatch):
