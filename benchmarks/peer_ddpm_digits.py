@@ -255,7 +255,8 @@ def document(rows_dir: str) -> str:
     versions = peer[0]["versions"] if peer else {}
     return (
         "# diffusers' DDPM on digits next to diffjax's, same recipe and budget (issue 12, part 4)\n\n"
-        f"Peer rows: `.venv-peers/bin/python -m benchmarks.peer_ddpm_digits --seed S --threads 1"
+        f"Peer rows: `.venv-peers/bin/python -m benchmarks.peer_ddpm_digits --seed S --threads 1 --resume"
+        f" runs/peer_ddpm/seedS"
         f" --out {rows_dir}/seedS.json` (torch {versions.get('torch', '?')}, diffusers "
         f"{versions.get('diffusers', '?')}); table: `... --table {rows_dir} --out "
         f"docs/peer_ddpm_digits.md` at revision {git_revision()}. diffjax rows: "
