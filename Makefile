@@ -25,7 +25,7 @@ test: $(STAMP)
 $(PEERS_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 	python3 -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install -q --upgrade pip
-	$(PEERS)/bin/python -m pip install -q -e . -r benchmarks/requirements-peers.txt
+	$(PEERS)/bin/python -m pip install -q -e ".[test]" -r benchmarks/requirements-peers.txt
 	$(PEERS)/bin/python -m pip install -q --no-deps k-diffusion==0.1.1.post1
 	touch $(PEERS_STAMP)
 
