@@ -71,6 +71,7 @@ class ShuffledBatches:
 def _save(torch, path: str, state: dict) -> None:
     """Write a checkpoint atomically (a run stopped mid-write keeps the previous one)."""
     if path:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         torch.save(state, path + ".tmp")
         os.replace(path + ".tmp", path)
 
@@ -181,9 +182,7 @@ def run(seed, steps, num_samples, num_steps, clip_sample, resume="") -> dict:
     torch.manual_seed(seed)
     train_set, test = load_digits("train"), load_digits("test").images
     model = torch_unet("digits")
-    if resume:
-        os.makedirs(resume, exist_ok=True)
-    ckpt = (lambda name: os.path.join(resume, name)) if resume else (lambda name: "")
+    ckpt = lambda name: os.path.join(resume, name) if resume else ""
     ema, final_loss, train_s = train(torch, model, train_set.images, seed, steps, ckpt("train.pt"))
     with torch.no_grad():
         for p, e in zip(model.parameters(), ema, strict=True):
